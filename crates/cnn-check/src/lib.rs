@@ -1,0 +1,202 @@
+//! The checker: from a parsed `.cnn` file to checked models and diagnostics.
+//!
+//! Pipeline, per model: [`expand`] unfolds blocks, groups and repeats into named layers;
+//! input declarations become shapes; [`infer`] computes every output shape, parameter count,
+//! MAC count and receptive field, explaining each layer that does not fit (window arithmetic in
+//! [`window`], symbolic sizes in [`dim`]); [`sizes`] works out which input sizes are accepted;
+//! [`lints`] adds warnings; [`fixes`] searches for and verifies repairs. The checker never
+//! fails: everything wrong is a [`cnn_diag::Diagnostic`], and models are returned even when
+//! broken, with unknown shapes where the checker could not know them.
+
+pub mod dim;
+mod expand;
+mod fixes;
+pub mod graph;
+mod infer;
+mod inputs;
+mod lints;
+pub mod ops;
+mod sizes;
+mod suggest;
+pub mod summary;
+mod value;
+mod window;
+
+pub use graph::{CheckedModel, Layer, LayerInfo, Receptive, Shape, SizeReport, Tensor};
+pub use infer::MAX_ELEMENTS;
+
+use cnn_diag::{Code, Diagnostic, SourceFile};
+use cnn_syntax::ast;
+use std::collections::HashSet;
+
+/// What the caller can change about a check.
+#[derive(Clone, Debug, Default)]
+pub struct CheckOptions {
+    /// Warn about strided downsampling without a low-pass filter (W0004).
+    pub warn_aliasing: bool,
+    /// Values for symbolic dimensions (`--dim H=224`).
+    pub bindings: Vec<(String, u64)>,
+    /// Search for repairs and keep only fixes that a re-check confirms. Off inside the
+    /// verification itself.
+    pub verify_fixes: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct CheckResult {
+    pub models: Vec<CheckedModel>,
+    /// Sorted by position; each problem once, even when a block repeats it.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl CheckResult {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parse and check a source file.
+pub fn check_source(source: &SourceFile, options: &CheckOptions) -> CheckResult {
+    let (file, mut diagnostics) = cnn_syntax::parse(source);
+    let mut result = check(source, &file, options);
+    diagnostics.append(&mut result.diagnostics);
+    result.diagnostics = diagnostics;
+    if options.verify_fixes {
+        fixes::search_and_verify(source, options, &mut result);
+    }
+    result
+}
+
+/// Check a parsed file.
+pub fn check(source: &SourceFile, file: &ast::File, options: &CheckOptions) -> CheckResult {
+    let mut diagnostics = definitions(file);
+    let mut models = Vec::new();
+    for model_ast in &file.models {
+        let mut expander = expand::Expander::new(file, model_ast);
+        expander.expand_model(model_ast);
+        let mut model_diagnostics = std::mem::take(&mut expander.diagnostics);
+        let decls = std::mem::take(&mut expander.input_decls);
+        let mut model = expander.model;
+        model_diagnostics.extend(inputs::declare(&mut model, &decls, &options.bindings));
+        let mut inference = infer::Inference {
+            source: source.text(),
+            model: &mut model,
+            diagnostics: Vec::new(),
+            constraints: Vec::new(),
+        };
+        inference.run();
+        let constraints = std::mem::take(&mut inference.constraints);
+        model_diagnostics.append(&mut inference.diagnostics);
+        let input_shapes: Vec<&[dim::Dim]> =
+            model.inputs.iter().filter_map(|t| model.tensors[*t].shape.as_deref()).collect();
+        let spatial = sizes::spatial_symbols(&input_shapes);
+        let (reports, size_errors) = sizes::analyse(&constraints, &spatial);
+        model.accepted_sizes = reports;
+        model_diagnostics.extend(size_errors);
+        model_diagnostics.extend(lints::lint(&model, options.warn_aliasing));
+        diagnostics.extend(model_diagnostics);
+        models.push(model);
+    }
+    if file.models.is_empty() && !file.blocks.is_empty() {
+        let first = &file.blocks[0];
+        diagnostics.push(
+            Diagnostic::new(
+                Code::NO_INPUT,
+                "the file declares blocks but no model",
+                first.name.span,
+                "a block alone is not run",
+            )
+            .with_help("add `model NAME { input x: [N, C, H, W] ... }` that uses the blocks"),
+        );
+    }
+    CheckResult { models, diagnostics: tidy(diagnostics) }
+}
+
+/// Problems with the top-level declarations: duplicate names, blocks named like built-in
+/// layers, duplicate parameters, and unknown codes in `@allow`.
+fn definitions(file: &ast::File) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut seen: Vec<&ast::Ident> = Vec::new();
+    let names = file.models.iter().map(|m| &m.name).chain(file.blocks.iter().map(|b| &b.name));
+    for name in names {
+        if let Some(first) = seen.iter().find(|n| n.text == name.text) {
+            out.push(
+                Diagnostic::new(
+                    Code::DUPLICATE_NAME,
+                    format!("`{}` is defined twice", name.text),
+                    name.span,
+                    "defined again here",
+                )
+                .with_secondary(first.span, "first defined here"),
+            );
+        }
+        seen.push(name);
+    }
+    for block in &file.blocks {
+        if ops::BUILTIN_NAMES.contains(&block.name.text.as_str()) {
+            out.push(Diagnostic::new(
+                Code::DUPLICATE_NAME,
+                format!("block `{}` has the name of a built-in layer", block.name.text),
+                block.name.span,
+                "choose another name",
+            ));
+        }
+        let mut params: Vec<&ast::Ident> = Vec::new();
+        for param in &block.params {
+            if let Some(first) = params.iter().find(|p| p.text == param.name.text) {
+                out.push(
+                    Diagnostic::new(
+                        Code::DUPLICATE_NAME,
+                        format!("parameter `{}` is declared twice", param.name.text),
+                        param.name.span,
+                        "again here",
+                    )
+                    .with_secondary(first.span, "first here"),
+                );
+            }
+            params.push(&param.name);
+        }
+    }
+    let mut attrs: Vec<&ast::Attribute> = file.attrs.iter().collect();
+    attrs.extend(file.models.iter().flat_map(|m| m.attrs.iter().chain(body_attrs(&m.body))));
+    attrs.extend(file.blocks.iter().flat_map(|b| b.attrs.iter().chain(body_attrs(&b.body))));
+    for code in attrs.iter().flat_map(|a| &a.codes) {
+        if Code::parse(&code.text).is_none() {
+            let known: Vec<&str> = cnn_diag::ALL_CODES.iter().map(|c| c.code.as_str()).collect();
+            let mut d = Diagnostic::new(
+                Code::UNKNOWN_ALLOW,
+                format!("`@allow` names an unknown code `{}`", code.text),
+                code.span,
+                "no such code",
+            );
+            if let Some(best) = suggest::closest(&code.text.to_ascii_uppercase(), known) {
+                d = d.with_fix(cnn_diag::Fix::replace(format!("did you mean `{best}`?"), code.span, best));
+            }
+            out.push(d);
+        }
+    }
+    out
+}
+
+fn body_attrs(body: &ast::Body) -> Vec<&ast::Attribute> {
+    let mut out = Vec::new();
+    for statement in &body.statements {
+        out.extend(statement.attrs.iter());
+        if let ast::StatementKind::Layer(ast::LayerStmt { op: ast::Operation::Group { body, .. }, .. }) =
+            &statement.kind
+        {
+            out.extend(body_attrs(body));
+        }
+    }
+    out
+}
+
+/// Sort by position and report each problem once: a block instantiated eight times with the
+/// same fault yields one diagnostic.
+fn tidy(mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut seen = HashSet::new();
+    diagnostics.retain(|d| seen.insert((d.code, d.primary.span, d.message.clone())));
+    let mut seen_site = HashSet::new();
+    diagnostics.retain(|d| seen_site.insert((d.code, d.primary.span)));
+    diagnostics.sort_by_key(|d| (d.primary.span.start, d.severity, d.code));
+    diagnostics
+}

@@ -1,0 +1,171 @@
+//! Runs the pest grammar and reports syntax errors as `E0001` diagnostics whose wording uses
+//! the tokens people type (`)`, `an argument`), never pest's rule names.
+
+use crate::{ast, builder};
+use cnn_diag::{Code, Diagnostic, SourceFile, Span};
+use pest::error::{ErrorVariant, InputLocation};
+use pest::Parser;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../../grammar/cnn.pest"]
+pub(crate) struct CnnParser;
+
+/// Parse a file. On a syntax error the AST is empty and the one diagnostic says where reading
+/// stopped and what would have been accepted there.
+pub fn parse(source: &SourceFile) -> (ast::File, Vec<Diagnostic>) {
+    match CnnParser::parse(Rule::file, source.text()) {
+        Ok(pairs) => (builder::file(pairs), Vec::new()),
+        Err(error) => (ast::File::default(), vec![syntax_error(source.text(), error)]),
+    }
+}
+
+fn syntax_error(text: &str, error: pest::error::Error<Rule>) -> Diagnostic {
+    let offset = match error.location {
+        InputLocation::Pos(pos) => pos,
+        InputLocation::Span((start, _)) => start,
+    };
+    let mut expected: Vec<&str> = match &error.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives.iter().filter_map(|r| describe(*r)).collect(),
+        ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+    expected.sort_unstable();
+    expected.dedup();
+    let found = found_token(text, offset);
+    let found_span = Span::new(offset, offset + found.len());
+    let shown = if found.is_empty() { "the end of the file".to_string() } else { format!("`{found}`") };
+    let message = if expected.is_empty() {
+        format!("unexpected {shown}")
+    } else {
+        format!("expected {}, found {shown}", join_alternatives(&expected))
+    };
+    let label = if found.is_empty() { "the file ends here".to_string() } else { "unexpected here".to_string() };
+    let mut diagnostic = Diagnostic::new(Code::SYNTAX, message, found_span, label);
+    if let Some(hint) = hint_for(text, offset, found) {
+        diagnostic = diagnostic.with_help(hint);
+    }
+    diagnostic
+}
+
+/// The token starting at `offset`: a word, a number, or one character.
+fn found_token(text: &str, offset: usize) -> &str {
+    let rest = text.get(offset..).unwrap_or("");
+    let Some(first) = rest.chars().next() else { return "" };
+    if first.is_ascii_alphanumeric() || first == '_' {
+        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).unwrap_or(rest.len());
+        &rest[..end]
+    } else {
+        &rest[..first.len_utf8()]
+    }
+}
+
+fn join_alternatives(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}
+
+/// A few common slips get a targeted hint.
+fn hint_for(text: &str, offset: usize, found: &str) -> Option<String> {
+    let before = text[..offset.min(text.len())].trim_end();
+    if found == ":" && before.ends_with(|c: char| c.is_ascii_alphanumeric()) && !before.contains("input") {
+        return Some("named arguments use `=`, as in `stride=2`".to_string());
+    }
+    if found.is_empty() {
+        let opens = text.matches('{').count();
+        let closes = text.matches('}').count();
+        if opens > closes {
+            return Some(format!("{} `{{` not closed: add `}}` at the end", opens - closes));
+        }
+    }
+    None
+}
+
+/// User-facing names of grammar rules; `None` hides a rule from "expected …" lists.
+fn describe(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::EOI => "the end of the file",
+        Rule::model | Rule::kw_model => "`model`",
+        Rule::block | Rule::kw_block => "`block`",
+        Rule::attribute | Rule::attributes => "`@allow(...)`",
+        Rule::params => "`(` and the block's parameters",
+        Rule::param => "a parameter",
+        Rule::body => "`{`",
+        Rule::statement | Rule::layer_stmt => "a statement",
+        Rule::input_decl | Rule::kw_input => "`input`",
+        Rule::output_decl | Rule::kw_output => "`output`",
+        Rule::shape => "a shape such as `[N, 3, 224, 224]`",
+        Rule::dim => "a dimension (an integer or a name)",
+        Rule::stmt_name => "a name",
+        Rule::from_clause | Rule::kw_from => "`from`",
+        Rule::operation | Rule::call => "a layer",
+        Rule::seq_group | Rule::kw_seq => "`seq`",
+        Rule::group => "`{`",
+        Rule::repeat => "`*`",
+        Rule::args => "`(`",
+        Rule::arg => "an argument",
+        Rule::arg_name => "an argument name",
+        Rule::value | Rule::expr | Rule::term | Rule::factor => "a value",
+        Rule::pair => "a kernel size such as `3x3`",
+        Rule::times => "`x`",
+        Rule::tuple => "a tuple such as `(1, 2)`",
+        Rule::neg => "`-`",
+        Rule::add_op => "`+` or `-`",
+        Rule::mul_op => "`*`, `/` or `%`",
+        Rule::number | Rule::int => "a number",
+        Rule::boolean | Rule::kw_true | Rule::kw_false => "`true` or `false`",
+        Rule::ident => "a name",
+        Rule::code_list | Rule::code => "a diagnostic code",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(text: &str) -> ast::File {
+        let (file, diagnostics) = parse(&SourceFile::new("t.cnn", text));
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        file
+    }
+
+    #[test]
+    fn reads_statements_names_and_arguments() {
+        let file = parse_ok(
+            "model m { input x: [N, 3, 32, 32]\n c1 = conv(8, 3x3, stride=2, padding=(1, 2)); relu\n out = from x conv(4, k * 2 - 1) }",
+        );
+        let body = &file.models[0].body.statements;
+        assert_eq!(body.len(), 4);
+        let ast::StatementKind::Layer(layer) = &body[1].kind else { panic!("layer") };
+        assert_eq!(layer.name.as_ref().unwrap().text, "c1");
+        let ast::Operation::Call(call) = &layer.op else { panic!("call") };
+        assert_eq!(call.args.len(), 4);
+        assert!(matches!(call.args[1].value.kind, ast::ValueKind::Pair(..)));
+        assert!(matches!(call.args[3].value.kind, ast::ValueKind::Tuple(ref items) if items.len() == 2));
+        let ast::StatementKind::Layer(last) = &body[3].kind else { panic!("layer") };
+        assert_eq!(last.from.as_ref().unwrap().text, "x");
+    }
+
+    #[test]
+    fn keywords_need_a_word_boundary() {
+        let file = parse_ok("model m { input x: [1, 4] models = dense(2) seq_x = relu }");
+        assert_eq!(file.models[0].body.statements.len(), 3);
+    }
+
+    #[test]
+    fn file_level_attributes_are_separated() {
+        let file = parse_ok("@allow(W0003) block b() { relu } model m { input x: [1, 2] }");
+        assert_eq!(file.attrs.len(), 1);
+        assert!(file.blocks[0].attrs.is_empty());
+    }
+
+    #[test]
+    fn syntax_errors_name_tokens_not_rules() {
+        let (_, diagnostics) = parse(&SourceFile::new("t.cnn", "model m { conv(8, 3,, ) }"));
+        assert_eq!(diagnostics.len(), 1);
+        assert_eq!(diagnostics[0].code, Code::SYNTAX);
+        assert!(!diagnostics[0].message.contains("expr"), "{}", diagnostics[0].message);
+    }
+}
