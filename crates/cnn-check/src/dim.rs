@@ -31,6 +31,8 @@ pub struct AxisWindow {
     pub pad_after: u64,
     /// Dilated kernel extent: `d·(k − 1) + 1`.
     pub extent: u64,
+    /// Distance between kernel taps (1 for a dense window).
+    pub dilation: u64,
     pub stride: u64,
     pub ceil: bool,
 }
@@ -49,19 +51,58 @@ impl AxisWindow {
         Some(out)
     }
 
-    /// Input rows (0-based) never read by any window, counted from the bottom: the last real
-    /// row read is `(out − 1)·s + extent − 1 − pad_before`.
+    /// How many rows at the end of the input no window tap reads. `None` on overflow, or when
+    /// finding out would take more than a few thousand steps (huge dilations); callers then
+    /// stay silent.
     pub fn dropped_tail(&self, n: u64) -> Option<u64> {
         let out = self.output(n)?;
-        let last_read = ((out - 1).checked_mul(self.stride)? + self.extent - 1).checked_sub(self.pad_before);
-        match last_read {
-            Some(last) if last + 1 < n => Some(n - 1 - last),
-            _ => Some(0),
+        let taps = (self.extent - 1) / self.dilation + 1;
+        // Windows starting after the last real row read nothing real.
+        let last_start = n.checked_add(self.pad_before)? - 1;
+        let mut window = (out - 1).min(last_start / self.stride);
+        let mut best: Option<u64> = None;
+        let mut budget = 4096u64;
+        loop {
+            let start = window.checked_mul(self.stride)?;
+            if best.is_some_and(|b| start + self.extent - 1 < b + self.pad_before) {
+                break;
+            }
+            // The highest tap of this window that lands on a real row.
+            let highest = (start + self.extent - 1).min(last_start);
+            let tap = (highest - start) / self.dilation;
+            for j in (0..=tap.min(taps - 1)).rev() {
+                budget = budget.checked_sub(1)?;
+                let row = start + j * self.dilation;
+                if row >= self.pad_before {
+                    best = Some(best.map_or(row - self.pad_before, |b| b.max(row - self.pad_before)));
+                    break;
+                }
+            }
+            if window == 0 {
+                break;
+            }
+            window -= 1;
         }
+        Some(match best {
+            Some(last) => n - 1 - last,
+            None => n,
+        })
     }
 }
 
 impl Dim {
+    /// `⌊(var + add)/div⌋ + plus` in canonical form: `0 ≤ add < div`, so equal expressions
+    /// compare equal (`⌊(H − 2)/2⌋ + 1` is `⌊H/2⌋`).
+    fn affine(var: Rc<str>, add: i64, div: u64, plus: i64) -> Option<Dim> {
+        let m = i64::try_from(div).ok()?;
+        let plus = plus.checked_add(add.div_euclid(m))?;
+        let add = add.rem_euclid(m);
+        if div == 1 {
+            return Some(Dim::Sym(Rc::new(SymExpr::Affine { var, add: 0, div: 1, plus: plus.checked_add(add)? })));
+        }
+        Some(Dim::Sym(Rc::new(SymExpr::Affine { var, add, div, plus })))
+    }
+
     pub fn symbol(name: &str) -> Dim {
         Dim::Sym(Rc::new(SymExpr::Affine { var: name.into(), add: 0, div: 1, plus: 0 }))
     }
@@ -85,8 +126,7 @@ impl Dim {
                     let shift = plus.checked_add(pads)?.checked_sub(i64::try_from(window.extent).ok()?)?;
                     let add = add.checked_add(shift.checked_mul(i64::try_from(*div).ok()?)?)?;
                     let div = div.checked_mul(window.stride)?;
-                    i64::try_from(div).ok()?;
-                    Some(Dim::Sym(Rc::new(SymExpr::Affine { var: var.clone(), add, div, plus: 1 })))
+                    Some(Dim::affine(var.clone(), add, div, 1)?)
                 }
                 _ => Some(Dim::Sym(Rc::new(SymExpr::CeilWindow { inner: self.clone(), window }))),
             },
@@ -195,6 +235,8 @@ impl fmt::Display for Dim {
                 SymExpr::Affine { var, add, div, plus } => {
                     if *add == 0 {
                         write!(f, "⌊{var}/{div}⌋")?;
+                    } else if u64::try_from(*add).is_ok_and(|a| a + 1 == *div) {
+                        write!(f, "⌈{var}/{div}⌉")?;
                     } else {
                         write!(f, "⌊({var}")?;
                         signed(f, *add)?;
@@ -232,16 +274,16 @@ mod tests {
     use super::*;
 
     fn w(pad: u64, extent: u64, stride: u64) -> AxisWindow {
-        AxisWindow { pad_before: pad, pad_after: pad, extent, stride, ceil: false }
+        AxisWindow { pad_before: pad, pad_after: pad, extent, dilation: 1, stride, ceil: false }
     }
 
     #[test]
     fn composed_windows_stay_affine_and_evaluate_like_the_chain() {
         let h = Dim::symbol("H");
         let stem = h.window(w(3, 7, 2)).unwrap();
-        assert_eq!(stem.to_string(), "⌊(H − 1)/2⌋ + 1");
+        assert_eq!(stem.to_string(), "⌈H/2⌉");
         let pooled = stem.window(w(1, 3, 2)).unwrap();
-        assert_eq!(pooled.to_string(), "⌊(H − 1)/4⌋ + 1");
+        assert_eq!(pooled.to_string(), "⌈H/4⌉");
         for n in 1..200u64 {
             let chain = w(1, 3, 2).output(w(3, 7, 2).output(n).unwrap()).unwrap();
             assert_eq!(pooled.eval(&|_| Some(n)), Some(chain), "n = {n}");
@@ -252,12 +294,14 @@ mod tests {
     fn same_size_convolution_prints_the_symbol() {
         assert_eq!(Dim::symbol("W").window(w(1, 3, 1)).unwrap().to_string(), "W");
         assert_eq!(Dim::symbol("W").window(w(0, 5, 1)).unwrap().to_string(), "W − 4");
+        assert_eq!(Dim::symbol("W").window(w(0, 2, 2)).unwrap().to_string(), "⌊W/2⌋");
+        assert_eq!(Dim::symbol("W").window(w(0, 2, 3)).unwrap().to_string(), "⌊(W + 1)/3⌋");
     }
 
     #[test]
     fn ceil_mode_drops_a_window_starting_in_the_right_padding() {
         // PyTorch: MaxPool2d(2, 2, padding=1, ceil_mode=True) on 5 gives 3, not 4.
-        let window = AxisWindow { pad_before: 1, pad_after: 1, extent: 2, stride: 2, ceil: true };
+        let window = AxisWindow { pad_before: 1, pad_after: 1, extent: 2, dilation: 1, stride: 2, ceil: true };
         assert_eq!(window.output(5), Some(3));
         assert_eq!(window.output(6), Some(4));
     }

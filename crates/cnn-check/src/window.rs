@@ -112,6 +112,7 @@ pub(crate) fn axis_window(layer: &WindowLayer<'_>, pads: [u64; 4], axis: usize) 
         pad_before: pads[2 * axis],
         pad_after: pads[2 * axis + 1],
         extent: extent(layer.kernel[axis], layer.dilation[axis])?,
+        dilation: layer.dilation[axis],
         stride: layer.stride[axis],
         ceil: layer.ceil,
     })
