@@ -14,7 +14,7 @@ use cnn_diag::{Code, Diagnostic, Fix, Span, TextEdit};
 pub const MAX_ELEMENTS: u64 = 1 << 40;
 
 /// A condition on symbolic sizes found while inferring, for [`crate::sizes`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum SizeConstraint {
     /// The window must fit; `exact` also asks that it reads every row.
     Window {

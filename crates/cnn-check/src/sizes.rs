@@ -21,10 +21,15 @@ pub(crate) fn analyse(
 ) -> (Vec<SizeReport>, Vec<Diagnostic>) {
     let mut reports = Vec::new();
     let mut diagnostics = Vec::new();
+    // A deep stack of same-size layers repeats one condition many times; test each once.
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<(&SizeConstraint, Span, Vec<Rc<str>>)> =
+        constraints.iter().filter(|(c, _)| seen.insert(c)).map(|(c, span)| (c, *span, involves(c))).collect();
     for symbol in spatial {
-        let relevant: Vec<&(SizeConstraint, Span)> = constraints
+        let relevant: Vec<(&SizeConstraint, Span)> = unique
             .iter()
-            .filter(|(c, _)| involves(c).iter().all(|s| s == symbol) && !involves(c).is_empty())
+            .filter(|(_, _, symbols)| !symbols.is_empty() && symbols.iter().all(|s| s == symbol))
+            .map(|(c, span, _)| (*c, *span))
             .collect();
         let mut accepted = Vec::new();
         let mut exact = Vec::new();
