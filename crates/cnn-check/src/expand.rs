@@ -129,7 +129,22 @@ impl<'a> Expander<'a> {
                     }
                 }
                 StatementKind::Output(names) => {
+                    if !top_level && names.len() > 1 {
+                        self.diagnostics.push(
+                            Diagnostic::new(
+                                Code::NAME_NOT_ALLOWED,
+                                format!("a block or group returns one tensor, but `output` names {}", names.len()),
+                                statement.span,
+                                "several outputs",
+                            )
+                            .with_help("only a model can have several outputs; concatenate or add them first"),
+                        );
+                    }
                     let resolved: Vec<TensorId> = names.iter().filter_map(|n| self.resolve(n)).collect();
+                    // Naming a tensor in `output` uses it, even where the line is rejected.
+                    for id in &resolved {
+                        self.model.tensors[*id].allow.push(Code::UNUSED.as_str().to_string());
+                    }
                     if resolved.len() == names.len() {
                         outputs = Some(resolved);
                     }
@@ -164,6 +179,7 @@ impl<'a> Expander<'a> {
 
     fn input(&mut self, decl: &'a ast::InputDecl, span: Span) -> TensorId {
         let id = self.new_tensor(Some(decl.name.text.clone()), None, span);
+        self.model.tensors[id].allow = self.allow.clone();
         self.define(&decl.name, id);
         self.model.inputs.push(id);
         self.input_decls.push((id, decl));
@@ -210,9 +226,12 @@ impl<'a> Expander<'a> {
             ast::Operation::Group { seq, body } => {
                 self.frames.push(Frame { names: HashMap::new(), opaque: false });
                 let inner = BodyCtx { prefix: path, env: ctx.env, seq: *seq };
-                let (last, _) = self.body(body, Some(source), &inner, false);
+                let (last, outputs) = self.body(body, Some(source), &inner, false);
                 self.frames.pop();
-                last.unwrap_or(source)
+                match outputs {
+                    Some(outs) if outs.len() == 1 => outs[0],
+                    _ => last.unwrap_or(source),
+                }
             }
             ast::Operation::Call(call) => self.call(call, name, &path, source, ctx, span),
         };
@@ -492,7 +511,7 @@ impl<'a> Expander<'a> {
     }
 
     fn new_tensor(&mut self, name: Option<String>, producer: Option<usize>, span: Span) -> TensorId {
-        self.model.tensors.push(Tensor { name, shape: None, producer, span, receptive: None });
+        self.model.tensors.push(Tensor { name, shape: None, producer, span, receptive: None, allow: Vec::new() });
         self.model.tensors.len() - 1
     }
 

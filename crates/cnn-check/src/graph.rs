@@ -39,6 +39,8 @@ pub struct Tensor {
     /// Receptive field of one output element (height, width) and the effective stride, in input
     /// pixels; `None` when it covers the whole input (after flatten or global pooling).
     pub receptive: Option<Receptive>,
+    /// For inputs: warning codes silenced by `@allow` on the declaration.
+    pub allow: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -260,6 +260,19 @@ impl Inference<'_> {
 
     fn pool(&mut self, layer: &Layer, spec: PoolSpec, input: &Shape, rf: Option<Receptive>) -> LayerResult {
         need_rank4(layer, input, self.source_span(layer, 0))?;
+        if spec.padding == crate::ops::Padding::Same {
+            let span = layer.arg_span("padding").unwrap_or(layer.callee_span);
+            return Err(vec![Diagnostic::new(
+                Code::BAD_VALUE,
+                format!("`{}` has no `padding=same`", layer.op.name()),
+                span,
+                "only convolutions take `same`",
+            )
+            .with_help(format!(
+                "PyTorch's pooling layers take numbers; `padding={}` keeps the size for an odd kernel with stride 1",
+                spec.kernel[0] / 2
+            ))]);
+        }
         let w = self.window_layer(layer, spec.kernel, spec.stride, spec.dilation, spec.ceil);
         let pads = window::resolve_padding(&w, spec.padding, [&input[2], &input[3]]).map_err(|d| vec![d])?;
         // PyTorch: "pad should be at most half of effective kernel size".
@@ -610,7 +623,8 @@ fn too_large(span: Span, what: &str) -> Diagnostic {
         .with_note("cnnc refuses sizes above 2^40 elements (4 TiB of f32) rather than overflow")
 }
 
-/// Reject outputs above [`MAX_ELEMENTS`] (per sample; a symbolic batch counts as 1).
+/// Reject outputs above [`MAX_ELEMENTS`] elements, counting a symbolic batch (or any symbolic
+/// size) as 1.
 fn check_size(layer: &Layer, ok: (Shape, LayerInfo, Option<Receptive>)) -> LayerResult {
     let count = ok.0.iter().enumerate().try_fold(1u64, |acc, (i, d)| match d {
         Dim::Known(v) => acc.checked_mul(*v),

@@ -93,6 +93,16 @@ pub fn check(source: &SourceFile, file: &ast::File, options: &CheckOptions) -> C
         model.accepted_sizes = reports;
         model_diagnostics.extend(size_errors);
         model_diagnostics.extend(lints::lint(&model, options.warn_aliasing));
+        // A name defined twice already explains its clashing weights.
+        let clashes: Vec<Diagnostic> = duplicate_weight_names(&model)
+            .into_iter()
+            .filter(|d| {
+                !model_diagnostics
+                    .iter()
+                    .any(|m| m.code == Code::DUPLICATE_NAME && m.primary.span.start == d.primary.span.start)
+            })
+            .collect();
+        model_diagnostics.extend(clashes);
         diagnostics.extend(model_diagnostics);
         models.push(model);
     }
@@ -185,6 +195,36 @@ fn body_attrs(body: &ast::Body) -> Vec<&ast::Attribute> {
             &statement.kind
         {
             out.extend(body_attrs(body));
+        }
+    }
+    out
+}
+
+/// Two layers whose weights would have the same `state_dict` keys (two unnamed instances of
+/// a block, or a name that a `seq` position also produces): weights could not be told apart.
+fn duplicate_weight_names(model: &CheckedModel) -> Vec<Diagnostic> {
+    let mut first: std::collections::HashMap<&str, &Layer> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for layer in model.layers.iter().filter(|l| l.op.has_weights() && !l.path.is_empty() && !l.unbound) {
+        match first.get(layer.path.as_str()) {
+            Some(earlier) if earlier.span != layer.span || earlier.instantiated_at != layer.instantiated_at => {
+                let mut d = Diagnostic::new(
+                    Code::DUPLICATE_NAME,
+                    format!("two layers would have the same weight names `{}.weight`", layer.path),
+                    layer.instantiated_at.last().copied().unwrap_or(layer.span),
+                    "this layer's weights",
+                )
+                .with_secondary(earlier.instantiated_at.last().copied().unwrap_or(earlier.span), "clash with this one")
+                .with_help("give the statements (or block instances) different names");
+                if layer.instantiated_at.is_empty() {
+                    d.primary.span = layer.span;
+                }
+                out.push(d);
+            }
+            Some(_) => {}
+            None => {
+                first.insert(&layer.path, layer);
+            }
         }
     }
     out

@@ -54,7 +54,10 @@ pub(crate) fn lint(model: &CheckedModel, warn_aliasing: bool) -> Vec<Diagnostic>
     }
     out.into_iter()
         .filter(|(layer, d)| {
-            let allow = layer.map(|l| &model.layers[l].allow).unwrap_or(&model.allow);
+            let allow = match layer {
+                Some(l) => &model.layers[*l].allow,
+                None => &model.allow,
+            };
             !allow.iter().any(|c| c == d.code.as_str())
         })
         .map(|(_, d)| d)
@@ -103,6 +106,9 @@ fn unused(model: &CheckedModel, consumers: &[Vec<LayerId>], out: &mut Vec<(Optio
         }
         // A parameter-free named layer (an activation named after torchvision's module) is
         // still reported: nothing reads its output.
+        if tensor.allow.iter().any(|c| c == Code::UNUSED.as_str()) {
+            continue;
+        }
         let d = Diagnostic::new(Code::UNUSED, format!("`{name}` is never used"), tensor.span, "defined here")
             .with_help("use it (`from`, `add`, `concat`, `output`), or remove it");
         out.push((tensor.producer, d));

@@ -159,8 +159,8 @@ const fn opt(name: &'static str, kind: Kind) -> ParamSpec {
     ParamSpec { name, kind, required: false }
 }
 
-const PROBABILITY: Kind = Kind::Real { lo: 0.0, hi: 1.0, hi_open: true };
-const POSITIVE: Kind = Kind::Real { lo: 1e-30, hi: f64::MAX, hi_open: false };
+const PROBABILITY: Kind = Kind::Real { lo: 0.0, hi: 1.0, hi_open: false };
+const NON_NEGATIVE: Kind = Kind::Real { lo: 0.0, hi: f64::MAX, hi_open: false };
 const SLOPE: Kind = Kind::Real { lo: -1e30, hi: 1e30, hi_open: false };
 
 /// Every built-in layer and its parameters in positional order.
@@ -195,7 +195,7 @@ fn signature(name: &str) -> Option<&'static [ParamSpec]> {
     const ADAPTIVE: &[ParamSpec] = &[req("size", Hw)];
     const BLURPOOL: &[ParamSpec] = &[opt("stride", Count), opt("filter", Count)];
     const LEAKY: &[ParamSpec] = &[opt("slope", SLOPE)];
-    const BATCHNORM: &[ParamSpec] = &[opt("channels", Count), opt("eps", POSITIVE)];
+    const BATCHNORM: &[ParamSpec] = &[opt("channels", Count), opt("eps", NON_NEGATIVE)];
     const DROPOUT: &[ParamSpec] = &[opt("p", PROBABILITY)];
     const DENSE: &[ParamSpec] = &[req("out", Count), opt("in", Count), opt("bias", Bool)];
     const SOFTMAX: &[ParamSpec] = &[opt("dim", Int)];
@@ -397,7 +397,7 @@ fn check_kind(param: &ParamSpec, val: Val, span: Span) -> Result<Val, Diagnostic
                 let range = if hi_open {
                     format!("in [{lo}, {hi})")
                 } else if hi == f64::MAX {
-                    "positive".to_string()
+                    "at least 0".to_string()
                 } else {
                     format!("in [{lo}, {hi}]")
                 };

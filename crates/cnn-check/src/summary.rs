@@ -11,7 +11,16 @@ use crate::dim::Dim;
 use crate::graph::{CheckedModel, Layer, Receptive};
 use crate::infer::show_shape;
 use crate::ops::{ConvKind, Op};
-use crate::window::{padding_source, show_hw};
+use crate::window::padding_source;
+
+/// `3` for a square pair, `3×2` otherwise.
+fn show_hw(v: [u64; 2]) -> String {
+    if v[0] == v[1] {
+        v[0].to_string()
+    } else {
+        format!("{}×{}", v[0], v[1])
+    }
+}
 use std::fmt::Write;
 
 /// Totals over a model.
@@ -94,14 +103,16 @@ pub fn describe_op(model: &CheckedModel, layer: &Layer) -> String {
         }
         Op::MaxPool(spec) | Op::AvgPool(spec) => {
             let ceil = if spec.ceil { " ceil" } else { "" };
-            format!("{} {}{}{}{ceil}", layer.op.name(), kernel(spec.kernel), stride(spec.stride), pad(layer))
+            let dilation =
+                if spec.dilation == [1, 1] { String::new() } else { format!(" d{}", show_hw(spec.dilation)) };
+            format!("{} {}{}{}{dilation}{ceil}", layer.op.name(), kernel(spec.kernel), stride(spec.stride), pad(layer))
         }
         Op::AdaptiveAvgPool(size) => format!("adaptive_avgpool {}×{}", size[0], size[1]),
         Op::BlurPool { stride, filter } => format!("blurpool {filter}×{filter}/{stride}"),
         Op::LeakyRelu(slope) => format!("leaky_relu {slope}"),
         Op::Dropout(p) => format!("dropout {p}"),
         Op::Dense { out, .. } => {
-            let width = model.tensors[layer.inputs[0]].shape.as_ref().and_then(|s| s.get(1).cloned());
+            let width = model.tensors[layer.inputs[0]].shape.as_ref().filter(|s| s.len() == 2).map(|s| s[1].clone());
             match width {
                 Some(w) => format!("dense {w}→{out}"),
                 None => format!("dense →{out}"),
@@ -290,7 +301,11 @@ fn render_totals(model: &CheckedModel) -> String {
     for report in &model.accepted_sizes {
         let _ = write!(out, "Accepted sizes: {}", report.accepted);
         if let Some(exact) = &report.exact {
-            let _ = write!(out, "; no row or column dropped when {exact}");
+            if exact.starts_with("no ") {
+                let _ = write!(out, "; every {} drops rows or columns somewhere", report.symbol);
+            } else {
+                let _ = write!(out, "; no row or column dropped when {exact}");
+            }
         }
         out.push('\n');
     }

@@ -57,6 +57,12 @@ pub(crate) fn eval_value(value: &Value, env: &Env) -> Result<Val, Diagnostic> {
 fn eval_int(expr: &Expr, env: &Env) -> Result<i64, Diagnostic> {
     match eval_expr(expr, env)? {
         Val::Int(v) => Ok(v),
+        Val::Word(word) => Err(Diagnostic::new(
+            Code::UNKNOWN_TENSOR,
+            format!("unknown name `{word}`"),
+            expr.span,
+            "not a block parameter or a number",
+        )),
         other => Err(Diagnostic::new(
             Code::BAD_VALUE,
             format!("expected an integer, found {}", other.describe()),
@@ -98,8 +104,8 @@ fn binary(op: BinOp, l: &Val, r: &Val, l_span: Span, r_span: Span, span: Span) -
                 BinOp::Add => a.checked_add(b),
                 BinOp::Sub => a.checked_sub(b),
                 BinOp::Mul => a.checked_mul(b),
-                BinOp::Div => a.checked_div_euclid(b),
-                BinOp::Rem => a.checked_rem_euclid(b),
+                BinOp::Div => floor_div(a, b),
+                BinOp::Rem => floor_div(a, b).and_then(|q| a.checked_sub(q.checked_mul(b)?)),
             };
             result.map(Val::Int).ok_or_else(|| overflow(span))
         }
@@ -116,6 +122,16 @@ fn binary(op: BinOp, l: &Val, r: &Val, l_span: Span, r_span: Span, span: Span) -
         }
         (Val::Int(_) | Val::Float(_), other) => Err(not_arithmetic(other, r_span)),
         (other, _) => Err(not_arithmetic(other, l_span)),
+    }
+}
+
+/// Division rounding towards −∞, like Python's `//` (so `%` takes the divisor's sign).
+fn floor_div(a: i64, b: i64) -> Option<i64> {
+    let q = a.checked_div(b)?;
+    if a % b != 0 && ((a < 0) != (b < 0)) {
+        q.checked_sub(1)
+    } else {
+        Some(q)
     }
 }
 

@@ -45,8 +45,13 @@ pub(crate) fn run(args: &CheckArgs) -> u8 {
         }
     }
     if args.format == Format::Json {
-        let out = if documents.len() == 1 { documents.remove(0) } else { serde_json::Value::Array(documents) };
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        // One file, one object; several files, an array (whether or not each could be read).
+        let out = if args.files.len() == 1 && documents.len() == 1 {
+            documents.remove(0)
+        } else {
+            serde_json::Value::Array(documents)
+        };
+        print_out(&serde_json::to_string_pretty(&out).unwrap_or_default());
     }
     exit
 }
@@ -60,12 +65,19 @@ fn print_human(source: &SourceFile, result: &cnn_check::CheckResult, color: bool
     let warnings = result.diagnostics.len() - errors;
     if !quiet {
         for model in &result.models {
-            println!("{}", summary::render_table(model));
+            print_out(&summary::render_table(model));
         }
     }
     if errors + warnings > 0 {
         eprintln!("{}: {errors} error{}, {warnings} warning{}", source.name(), plural(errors), plural(warnings));
     }
+}
+
+/// Print to stdout, ignoring a closed pipe (`cnnc check … | head` must not panic).
+fn print_out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
 }
 
 fn plural(n: usize) -> &'static str {
