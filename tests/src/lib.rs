@@ -35,12 +35,23 @@ pub fn options_from(text: &str) -> CheckOptions {
     options
 }
 
-/// Check a file as `cnnc check` does.
+/// Check a file as `cnnc check` does; with a `<stem>.safetensors` beside it, as
+/// `cnnc check --weights` does.
 pub fn check_file(path: &Path) -> (SourceFile, CheckResult) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let name = path.strip_prefix(root()).unwrap_or(path).display().to_string();
     let source = SourceFile::new(name, text);
-    let result = check_source(&source, &options_from(source.text()));
+    let mut result = check_source(&source, &options_from(source.text()));
+    let weights = path.with_extension("safetensors");
+    if weights.exists() && !result.has_errors() {
+        let bytes = std::fs::read(&weights).unwrap_or_else(|e| panic!("{}: {e}", weights.display()));
+        let file = cnn_io::WeightFile::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", weights.display()));
+        for model in &result.models {
+            let expected = cnn_check::expected_params(model);
+            let found = cnn_runtime::preflight_expected(&expected, (&model.name, model.name_span), &file, &model.allow);
+            result.diagnostics.extend(found);
+        }
+    }
     (source, result)
 }
 
@@ -71,4 +82,64 @@ pub fn cnn_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// The outcome of running a `.cnn` model on arrays with the reference backend.
+pub struct Ran {
+    pub outputs: Vec<cnn_io::HostTensor>,
+    pub graph: cnn_ir::Graph,
+}
+
+/// Check `model` with its symbolic sizes bound from `inputs`, lower it, load `weights` (which
+/// must pass the preflight without errors) and run the reference backend: the library path
+/// `cnnc run` takes.
+pub fn run_model(model: &Path, weights: &Path, inputs: Vec<cnn_io::HostTensor>) -> Ran {
+    let text = std::fs::read_to_string(model).unwrap_or_else(|e| panic!("{}: {e}", model.display()));
+    let source = SourceFile::new(model.display().to_string(), text);
+    let unbound = check_source(&source, &CheckOptions::default());
+    assert!(!unbound.has_errors(), "{}: {:?}", model.display(), unbound.diagnostics);
+    let declared = &unbound.models[0];
+    let mut bindings: Vec<(String, u64)> = Vec::new();
+    for (tensor, input) in declared.inputs.iter().zip(&inputs) {
+        let shape = declared.tensors[*tensor].shape.as_ref().expect("input shape");
+        assert_eq!(shape.len(), input.shape.len(), "{}: input rank", model.display());
+        for (dim, actual) in shape.iter().zip(&input.shape) {
+            match dim.known() {
+                Some(v) => assert_eq!(v, *actual as u64, "{}: declared size", model.display()),
+                None => bindings.push((dim.to_string(), *actual as u64)),
+            }
+        }
+    }
+    let bound = check_source(&source, &CheckOptions { bindings, ..CheckOptions::default() });
+    assert!(!bound.has_errors(), "{}: {:?}", model.display(), bound.diagnostics);
+    let graph = cnn_check::lower(&bound.models[0]).expect("lowering a checked model");
+    graph.verify().expect("lowered graphs verify");
+    let bytes = std::fs::read(weights).unwrap_or_else(|e| panic!("{}: {e}", weights.display()));
+    let file = cnn_io::WeightFile::parse(&bytes).expect("weights parse");
+    let preflight = cnn_runtime::preflight(&graph, &file, &[]);
+    assert!(preflight.is_empty(), "{}: {:?}", model.display(), preflight);
+    let weights = cnn_runtime::Weights::from_file(&graph, &file).expect("weights bind");
+    let outputs = cnn_runtime::reference::run(&graph, &weights, &inputs).expect("runs");
+    Ran { outputs, graph }
+}
+
+/// A `.npy` file as f32.
+pub fn read_npy(path: &Path) -> cnn_io::HostTensor {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    cnn_io::read_npy(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display())).tensor
+}
+
+/// The suite's rule: `max|y − e| / max(1, max|e|)`.
+pub fn relative_error(actual: &cnn_io::HostTensor, expected: &cnn_io::HostTensor) -> f64 {
+    assert_eq!(actual.shape, expected.shape, "output shape");
+    let scale = expected.data.iter().fold(1.0f64, |m, v| m.max(f64::from(v.abs())));
+    let worst = actual.data.iter().zip(&expected.data).fold(0.0f64, |m, (a, e)| {
+        let d = (f64::from(*a) - f64::from(*e)).abs();
+        if d.is_nan() {
+            f64::INFINITY
+        } else {
+            m.max(d)
+        }
+    });
+    worst / scale
 }

@@ -7,8 +7,8 @@
 
 use crate::graph::{CheckedModel, Layer, LayerInfo, Tensor, TensorId};
 use crate::ops::{self, bind_builtin, Op};
-use crate::suggest::closest;
 use crate::value::{eval_value, Env};
+use cnn_diag::suggest::closest;
 use cnn_diag::{Code, Diagnostic, Fix, Span};
 use cnn_syntax::ast::{self, Attribute, ExprKind, StatementKind, ValueKind};
 use std::collections::HashMap;
@@ -55,6 +55,7 @@ impl<'a> Expander<'a> {
             model: CheckedModel {
                 name: model.name.text.clone(),
                 span: model.span,
+                name_span: model.name.span,
                 inputs: Vec::new(),
                 outputs: Vec::new(),
                 tensors: Vec::new(),

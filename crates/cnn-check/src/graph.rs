@@ -17,7 +17,10 @@ pub type Shape = Vec<Dim>;
 #[derive(Clone, Debug)]
 pub struct CheckedModel {
     pub name: String,
+    /// The whole `model { ... }` item.
     pub span: Span,
+    /// The model's name where it is declared.
+    pub name_span: Span,
     pub inputs: Vec<TensorId>,
     pub outputs: Vec<TensorId>,
     pub tensors: Vec<Tensor>,

@@ -15,15 +15,16 @@ pub mod graph;
 mod infer;
 mod inputs;
 mod lints;
+mod lower;
 pub mod ops;
 mod sizes;
-mod suggest;
 pub mod summary;
 mod value;
 mod window;
 
 pub use graph::{CheckedModel, Layer, LayerInfo, Receptive, Shape, SizeReport, Tensor};
 pub use infer::MAX_ELEMENTS;
+pub use lower::{expected_params, lower, param_key, param_role, LowerError};
 
 use cnn_diag::{Code, Diagnostic, SourceFile};
 use cnn_syntax::ast;
@@ -178,7 +179,7 @@ fn definitions(file: &ast::File) -> Vec<Diagnostic> {
                 code.span,
                 "no such code",
             );
-            if let Some(best) = suggest::closest(&code.text.to_ascii_uppercase(), known) {
+            if let Some(best) = cnn_diag::suggest::closest(&code.text.to_ascii_uppercase(), known) {
                 d = d.with_fix(cnn_diag::Fix::replace(format!("did you mean `{best}`?"), code.span, best));
             }
             out.push(d);

@@ -307,7 +307,7 @@ pub(crate) fn match_args<'a>(
 fn unknown_arg(name: &str, span: Span, known: &[&str], what: &str) -> Diagnostic {
     let mut diagnostic =
         Diagnostic::new(Code::UNKNOWN_ARG, format!("{what} has no argument `{name}`"), span, "unknown argument");
-    match crate::suggest::closest(name, known.iter().copied()) {
+    match cnn_diag::suggest::closest(name, known.iter().copied()) {
         Some(best) => {
             diagnostic = diagnostic.with_fix(Fix::replace(format!("did you mean `{best}`?"), span, best));
         }

@@ -60,6 +60,9 @@ codes! {
     SAME_STRIDED = "E0111", "padding=same with a stride above 1";
     REFLECT_PAD = "E0112", "reflect padding as large as the input";
     NO_VALID_SIZE = "E0113", "no input size satisfies the network";
+    MISSING_WEIGHT = "E0201", "weight tensor missing from the weights file";
+    WEIGHT_SHAPE = "E0202", "weight tensor has the wrong shape";
+    WEIGHT_DTYPE = "E0203", "weight tensor has an unsupported dtype";
     UNTILED = "W0001", "window does not tile the input";
     KERNEL_OVER_INPUT = "W0002", "kernel larger than the unpadded input";
     UNUSED = "W0003", "named tensor never used";
@@ -67,6 +70,7 @@ codes! {
     SOFTMAX_PLACE = "W0005", "softmax not at the output";
     DROPOUT_PLACE = "W0006", "dropout in an odd place";
     UNKNOWN_ALLOW = "W0007", "unknown code in @allow";
+    UNUSED_WEIGHT = "W0008", "weights file holds a tensor the model does not use";
 }
 
 impl Code {

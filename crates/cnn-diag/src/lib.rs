@@ -9,6 +9,7 @@ mod diagnostic;
 pub mod render;
 mod source;
 mod span;
+pub mod suggest;
 
 pub use codes::{Code, CodeInfo, ALL_CODES};
 pub use diagnostic::{Diagnostic, Fix, Label, Severity, TextEdit};

@@ -1,15 +1,10 @@
 //! `cnnc check`: read each file, check it, print diagnostics (stderr) and the summary (stdout),
 //! or one JSON document with both.
 
-use crate::{CheckArgs, ColorChoice, ExtraWarning, Format};
+use crate::report::{print_diagnostics, print_out, read_source};
+use crate::{CheckArgs, ExtraWarning, Format};
 use cnn_check::{check_source, summary, CheckOptions};
-use cnn_diag::render::{render_human, HumanOptions};
-use cnn_diag::{Severity, SourceFile};
-use std::io::IsTerminal;
-use std::path::Path;
-
-/// Files larger than this are refused rather than read (no model needs 16 MiB of text).
-const MAX_FILE_BYTES: u64 = 16 << 20;
+use cnn_diag::SourceFile;
 
 pub(crate) fn run(args: &CheckArgs) -> u8 {
     let options = CheckOptions {
@@ -17,12 +12,16 @@ pub(crate) fn run(args: &CheckArgs) -> u8 {
         bindings: args.dim.clone(),
         verify_fixes: true,
     };
-    let color = match args.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
+    let color = args.color.enabled();
+    let weights = match &args.weights {
+        Some(path) => match crate::weights::read_weight_file(path) {
+            Ok(file) => Some(file),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return 2;
+            }
+        },
+        None => None,
     };
     let mut exit = 0;
     let mut documents = Vec::new();
@@ -35,7 +34,14 @@ pub(crate) fn run(args: &CheckArgs) -> u8 {
                 continue;
             }
         };
-        let result = check_source(&source, &options);
+        let mut result = check_source(&source, &options);
+        if let Some(file) = &weights {
+            if !result.has_errors() {
+                for model in &result.models {
+                    result.diagnostics.extend(crate::weights::preflight_model(model, file));
+                }
+            }
+        }
         if result.has_errors() && exit == 0 {
             exit = 1;
         }
@@ -57,54 +63,10 @@ pub(crate) fn run(args: &CheckArgs) -> u8 {
 }
 
 fn print_human(source: &SourceFile, result: &cnn_check::CheckResult, color: bool, quiet: bool) {
-    let width = if color { terminal_width() } else { 100 };
-    for diagnostic in &result.diagnostics {
-        eprintln!("{}", render_human(diagnostic, source, HumanOptions { color, width }));
-    }
-    let errors = result.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
-    let warnings = result.diagnostics.len() - errors;
+    print_diagnostics(source, &result.diagnostics, color);
     if !quiet {
         for model in &result.models {
             print_out(&summary::render_table(model));
         }
     }
-    if errors + warnings > 0 {
-        eprintln!("{}: {errors} error{}, {warnings} warning{}", source.name(), plural(errors), plural(warnings));
-    }
-}
-
-/// Print to stdout, ignoring a closed pipe (`cnnc check … | head` must not panic).
-fn print_out(text: &str) {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{text}");
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-fn terminal_width() -> usize {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(100)
-}
-
-/// Read a `.cnn` file: it must exist, be at most 16 MiB and be UTF-8.
-pub(crate) fn read_source(path: &Path) -> Result<SourceFile, String> {
-    let shown = path.display();
-    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
-    if metadata.is_dir() {
-        return Err(format!("`{shown}` is a directory, not a .cnn file"));
-    }
-    if metadata.len() > MAX_FILE_BYTES {
-        return Err(format!("`{shown}` is {} bytes; cnnc reads .cnn files of at most 16 MiB", metadata.len()));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        format!("`{shown}` is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())
-    })?;
-    Ok(SourceFile::new(shown.to_string(), text))
 }

@@ -1,19 +1,31 @@
 //! `cnnc`: the command line. It parses arguments, reads files, calls the library crates and
 //! prints what they return; it is the only crate that touches the terminal or exits.
 //!
-//! Exit codes: 0 no errors (warnings allowed), 1 the model has errors, 2 a file cannot be read
-//! or the command line is wrong.
+//! Exit codes: 0 no errors (warnings allowed), 1 the model has errors (or does not fit its
+//! weights or inputs' sizes), 2 a file cannot be read or is malformed, or the command line is
+//! wrong.
 
+mod batches;
 mod check_cmd;
 mod explain_cmd;
+mod inputs;
 mod json;
+mod outputs;
+mod preprocess;
+mod report;
+mod run_cmd;
+mod weights;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "cnnc", version, about = "A compiler for CNN architectures: checks shapes, explains errors")]
+#[command(
+    name = "cnnc",
+    version,
+    about = "A compiler for CNN architectures: checks shapes, explains errors, runs models"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,6 +35,8 @@ struct Cli {
 enum Command {
     /// Type-check every tensor shape and print a per-layer summary.
     Check(CheckArgs),
+    /// Run a model on .npy arrays or images with the reference backend.
+    Run(RunArgs),
     /// Print the long explanation of a diagnostic code, e.g. `cnnc explain E0101`.
     Explain {
         /// The code (`E0101`), or nothing to list every code.
@@ -50,6 +64,73 @@ pub(crate) struct CheckArgs {
     /// Only print diagnostics, not the per-layer summary.
     #[arg(long, short)]
     quiet: bool,
+    /// Also compare the model with this weights file (safetensors, PyTorch state_dict keys).
+    #[arg(long)]
+    weights: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RunArgs {
+    /// The `.cnn` file.
+    model: PathBuf,
+    /// Input `.npy` files (one per model input), or images / folders of images (PNG, JPEG).
+    #[arg(long, short, required = true, num_args = 1..)]
+    input: Vec<PathBuf>,
+    /// Weights (safetensors with PyTorch state_dict keys); without it, PyTorch's default
+    /// initialisation with `--seed`.
+    #[arg(long, short)]
+    weights: Option<PathBuf>,
+    /// Write the outputs: `.npy` (one output) or `.npz` (any number).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// For classifiers, print this many top classes per sample (0 for none).
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+    /// Class names, one per line, for the top classes.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// The backend that runs the model.
+    #[arg(long, value_enum, default_value_t = Backend::Reference)]
+    backend: Backend,
+    /// Seed of the default initialisation when no weights are given.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Multiply inputs by this first (`1/255`); images default to 1/255.
+    #[arg(long)]
+    scale: Option<String>,
+    /// Subtract per channel after scaling, e.g. `0.485,0.456,0.406`.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    mean: Vec<f32>,
+    /// Divide per channel after subtracting the mean.
+    #[arg(long, value_delimiter = ',')]
+    std: Vec<f32>,
+    /// A named normalisation (`imagenet`: scale 1/255, torchvision's mean and std).
+    #[arg(long, value_enum)]
+    preset: Option<preprocess::Preset>,
+    /// Resize images to the model's declared size, or to HxW.
+    #[arg(long, num_args = 0..=1, default_missing_value = "model")]
+    resize: Option<String>,
+    /// Images per chunk when the batch size is symbolic (bounds memory for large folders).
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Which model of the file to run (default: the first).
+    #[arg(long)]
+    model_name: Option<String>,
+    /// Give a symbolic dimension a value, e.g. `--dim H=224` (repeatable).
+    #[arg(long, value_parser = parse_binding)]
+    dim: Vec<(String, u64)>,
+    /// When to use colour in diagnostics.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Backend {
+    /// Plain loops that follow each op's definition: the oracle.
+    Reference,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,12 +144,7 @@ pub(crate) enum ExtraWarning {
     Aliasing,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ColorChoice {
-    Auto,
-    Always,
-    Never,
-}
+use report::ColorChoice;
 
 fn parse_binding(text: &str) -> Result<(String, u64), String> {
     let (name, value) = text.split_once('=').ok_or_else(|| format!("expected NAME=VALUE, got `{text}`"))?;
@@ -83,6 +159,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check(args) => check_cmd::run(&args),
+        Command::Run(args) => run_cmd::run(&args),
         Command::Explain { code } => explain_cmd::run(code.as_deref()),
     };
     ExitCode::from(code)

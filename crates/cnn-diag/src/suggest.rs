@@ -2,7 +2,7 @@
 
 /// The candidate with the smallest edit distance to `name`, if it is close enough to be a
 /// plausible typo (at most a third of the name's length, and at least one edit allowed).
-pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
