@@ -104,6 +104,10 @@ fn unused(model: &CheckedModel, consumers: &[Vec<LayerId>], out: &mut Vec<(Optio
         if !consumers[id].is_empty() || model.outputs.contains(&id) {
             continue;
         }
+        // A broken layer has its own error; "unused" would only add noise.
+        if tensor.producer.is_some_and(|l| model.layers[l].info.broken) {
+            continue;
+        }
         // A parameter-free named layer (an activation named after torchvision's module) is
         // still reported: nothing reads its output.
         if tensor.allow.iter().any(|c| c == Code::UNUSED.as_str()) {

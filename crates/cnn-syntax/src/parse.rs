@@ -10,13 +10,77 @@ use pest::Parser;
 #[grammar = "../../grammar/cnn.pest"]
 pub(crate) struct CnnParser;
 
-/// Parse a file. On a syntax error the AST is empty and the one diagnostic says where reading
-/// stopped and what would have been accepted there.
+/// How many broken lines recovery blanks out before giving up on the rest of the file.
+const MAX_RECOVERIES: usize = 32;
+
+/// Parse a file. Each syntax error is reported (E0001) and recovered from line by line: the
+/// broken line is blanked out (its braces kept, so the structure stays) and the file parsed
+/// again, so one typo does not hide the rest of the file. Blanking keeps every byte offset, so
+/// spans in the AST point into the original text. If recovery fails, the AST is empty.
 pub fn parse(source: &SourceFile) -> (ast::File, Vec<Diagnostic>) {
-    match CnnParser::parse(Rule::file, source.text()) {
-        Ok(pairs) => (builder::file(pairs), Vec::new()),
-        Err(error) => (ast::File::default(), vec![syntax_error(source.text(), error)]),
+    let mut text = source.text().to_string();
+    let mut diagnostics: Vec<Diagnostic> = Vec::new();
+    let mut blanked: Vec<usize> = Vec::new();
+    for _ in 0..=MAX_RECOVERIES {
+        let error = match CnnParser::parse(Rule::file, &text) {
+            Ok(pairs) => return (builder::file(pairs), diagnostics),
+            Err(error) => error,
+        };
+        let offset = error_offset(&error);
+        let diagnostic = syntax_error(&text, error);
+        // A line already blanked that still fails means the damage starts earlier.
+        let line_start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+        let target = if blanked.contains(&line_start) {
+            match text[..line_start.saturating_sub(1)].rfind('\n') {
+                Some(i) => i + 1,
+                None if line_start > 0 => 0,
+                None => break,
+            }
+        } else {
+            line_start
+        };
+        if !blanked.contains(&line_start) {
+            diagnostics.push(if text == source.text() {
+                diagnostic
+            } else {
+                syntax_error_in(source.text(), &diagnostic)
+            });
+        }
+        if offset >= text.len() || !blank_line(&mut text, target) {
+            break;
+        }
+        blanked.push(target);
     }
+    (ast::File::default(), diagnostics)
+}
+
+fn error_offset(error: &pest::error::Error<Rule>) -> usize {
+    match error.location {
+        InputLocation::Pos(pos) => pos,
+        InputLocation::Span((start, _)) => start,
+    }
+}
+
+/// The same diagnostic, with the token it shows taken from the original text.
+fn syntax_error_in(original: &str, diagnostic: &Diagnostic) -> Diagnostic {
+    let mut d = diagnostic.clone();
+    let start = d.primary.span.start as usize;
+    let found = found_token(original, start);
+    d.primary.span = Span::new(start, start + found.len());
+    d
+}
+
+/// Replace the line starting at `start` with spaces, keeping braces and the line break, so
+/// offsets and nesting survive. Returns false if there was nothing left to blank.
+fn blank_line(text: &mut String, start: usize) -> bool {
+    let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line: String = text[start..end]
+        .chars()
+        .map(|c| if matches!(c, '{' | '}') { c.to_string() } else { " ".repeat(c.len_utf8()) })
+        .collect();
+    let changed = line != text[start..end];
+    text.replace_range(start..end, &line);
+    changed
 }
 
 fn syntax_error(text: &str, error: pest::error::Error<Rule>) -> Diagnostic {
@@ -33,8 +97,15 @@ fn syntax_error(text: &str, error: pest::error::Error<Rule>) -> Diagnostic {
     let found = found_token(text, offset);
     let found_span = Span::new(offset, offset + found.len());
     let shown = if found.is_empty() { "the end of the file".to_string() } else { format!("`{found}`") };
+    // Inside an argument list, operators are rarely what was meant: a `,` or `)` was.
+    let line_start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..offset.min(text.len())];
+    let open_parens = before.matches('(').count() > before.matches(')').count();
+    let only_operators = expected.iter().all(|e| e.contains('*') || e.contains('+') || *e == "`x`");
     let message = if expected.is_empty() {
         format!("unexpected {shown}")
+    } else if open_parens && only_operators {
+        format!("expected `,` or `)`, found {shown}")
     } else {
         format!("expected {}, found {shown}", join_alternatives(&expected))
     };
@@ -69,6 +140,14 @@ fn join_alternatives(items: &[&str]) -> String {
 /// A few common slips get a targeted hint.
 fn hint_for(text: &str, offset: usize, found: &str) -> Option<String> {
     let before = text[..offset.min(text.len())].trim_end();
+    let starts_word = found.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+    if starts_word && before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == ')' || c == '_') {
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line = &before[line_start..];
+        if line.matches('(').count() > line.matches(')').count() {
+            return Some(format!("a `,` is missing before `{found}`"));
+        }
+    }
     if found == ":" && before.ends_with(|c: char| c.is_ascii_alphanumeric()) && !before.contains("input") {
         return Some("named arguments use `=`, as in `stride=2`".to_string());
     }
