@@ -10,6 +10,7 @@
 
 pub mod dim;
 mod expand;
+pub mod explain;
 mod fixes;
 pub mod graph;
 mod infer;

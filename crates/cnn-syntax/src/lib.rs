@@ -7,6 +7,7 @@
 
 pub mod ast;
 mod builder;
+pub mod format;
 mod parse;
 
 pub use parse::parse;

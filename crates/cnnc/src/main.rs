@@ -8,6 +8,7 @@
 mod batches;
 mod check_cmd;
 mod explain_cmd;
+mod fmt_cmd;
 mod inputs;
 mod json;
 mod outputs;
@@ -37,6 +38,17 @@ enum Command {
     Check(CheckArgs),
     /// Run a model on .npy arrays or images with the reference backend.
     Run(RunArgs),
+    /// Rewrite `.cnn` files in the canonical layout (comments kept).
+    Fmt {
+        /// The files to format in place.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing; exit 1 if a file is not in the canonical layout.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run the language server on stdin and stdout (for editors).
+    Lsp,
     /// Print the long explanation of a diagnostic code, e.g. `cnnc explain E0101`.
     Explain {
         /// The code (`E0101`), or nothing to list every code.
@@ -160,6 +172,14 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check_cmd::run(&args),
         Command::Run(args) => run_cmd::run(&args),
+        Command::Fmt { files, check } => fmt_cmd::run(&files, check),
+        Command::Lsp => match cnn_lsp::run_stdio() {
+            Ok(()) => 0,
+            Err(error) => {
+                eprintln!("cnnc lsp: {error}");
+                2
+            }
+        },
         Command::Explain { code } => explain_cmd::run(code.as_deref()),
     };
     ExitCode::from(code)
