@@ -48,7 +48,11 @@ enum Command {
         check: bool,
     },
     /// Run the language server on stdin and stdout (for editors).
-    Lsp,
+    Lsp {
+        /// Accepted and ignored: some clients add it; stdio is the only transport.
+        #[arg(long, hide = true)]
+        stdio: bool,
+    },
     /// Print the long explanation of a diagnostic code, e.g. `cnnc explain E0101`.
     Explain {
         /// The code (`E0101`), or nothing to list every code.
@@ -173,7 +177,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check_cmd::run(&args),
         Command::Run(args) => run_cmd::run(&args),
         Command::Fmt { files, check } => fmt_cmd::run(&files, check),
-        Command::Lsp => match cnn_lsp::run_stdio() {
+        Command::Lsp { .. } => match cnn_lsp::run_stdio() {
             Ok(()) => 0,
             Err(error) => {
                 eprintln!("cnnc lsp: {error}");
