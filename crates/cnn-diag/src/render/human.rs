@@ -22,11 +22,24 @@ pub fn render_human(diagnostic: &Diagnostic, file: &SourceFile, options: HumanOp
         .with_links(false)
         .with_context_lines(1)
         .without_syntax_highlighting();
-    let mut out = String::new();
     let report = MietteView { diagnostic, file, named: miette::NamedSource::new(file.name(), file.text().to_string()) };
-    if handler.render_report(&mut out, &report).is_err() {
-        out = format!("{}: {}\n", diagnostic.code, diagnostic.message);
-    }
+    // miette 7.6 panics on labels beyond column 65,535 (it counts columns in u16); a source
+    // line that long is real input here (generated files), so such diagnostics are rendered
+    // plainly, and any other panic inside miette falls back the same way.
+    let too_wide = std::iter::once(&diagnostic.primary).chain(&diagnostic.secondary).any(|l| {
+        file.line_col(l.span.start as usize).byte > 60_000 || file.line_col(l.span.end as usize).byte > 60_000
+    });
+    let rendered = if too_wide {
+        None
+    } else {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut out = String::new();
+            handler.render_report(&mut out, &report).ok().map(|()| out)
+        }))
+        .ok()
+        .flatten()
+    };
+    let mut out = rendered.unwrap_or_else(|| plain(diagnostic, file));
     while out.ends_with('\n') {
         out.pop();
     }
@@ -109,4 +122,23 @@ impl miette::Diagnostic for MietteView<'_> {
         }));
         Some(Box::new(labels))
     }
+}
+
+/// `file:line:column: error[E0101]: message` and the labels, without a source excerpt.
+fn plain(diagnostic: &Diagnostic, file: &SourceFile) -> String {
+    let at = |span: crate::Span| {
+        let pos = file.line_col(span.start as usize);
+        format!("{}:{}:{}", file.name(), pos.line + 1, pos.byte + 1)
+    };
+    let severity = match diagnostic.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut out = format!("{}: {severity}[{}]: {}\n", at(diagnostic.primary.span), diagnostic.code, diagnostic.message);
+    for label in std::iter::once(&diagnostic.primary).chain(&diagnostic.secondary) {
+        if !label.message.is_empty() {
+            out.push_str(&format!("  {}: {}\n", at(label.span), label.message));
+        }
+    }
+    out
 }
