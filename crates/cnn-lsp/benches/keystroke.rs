@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 
 fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    let mut files: Vec<_> = std::fs::read_dir(&root).expect("examples").filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "cnn")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&root)
+        .expect("examples")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "cnn"))
+        .collect();
     files.sort();
     let uri: lsp_types::Uri = "file:///bench.cnn".parse().expect("uri");
     for file in files {

@@ -93,8 +93,8 @@ impl Document {
             .collect()
     }
 
-    /// The shape a statement outputs: its layers' output, the same in every block instance,
-    /// or `None` if it varies or is unknown.
+    /// The shape a statement outputs. Inside a block used several times it can differ per
+    /// instance: then the first and last are shown (`[N, 64, 56, 56] … [N, 512, 7, 7]`).
     pub fn statement_shape(&self, span: cnn_diag::Span) -> Option<String> {
         let direct = self
             .result
@@ -107,8 +107,17 @@ impl Document {
             let (model, last) = inside.last()?;
             shapes.push(shape_text(model, last.output)?);
         }
-        shapes.dedup();
-        (shapes.len() == 1).then(|| shapes.remove(0))
+        let mut distinct: Vec<String> = Vec::new();
+        for shape in shapes {
+            if !distinct.contains(&shape) {
+                distinct.push(shape);
+            }
+        }
+        match distinct.len() {
+            1 => distinct.pop(),
+            2 => Some(format!("{} | {}", distinct[0], distinct[1])),
+            _ => Some(format!("{} … {}", distinct[0], distinct[distinct.len() - 1])),
+        }
     }
 }
 

@@ -187,6 +187,19 @@ fn an_editing_session() {
     let labels: Vec<&str> =
         completion["result"].as_array().expect("items").iter().filter_map(|i| i["label"].as_str()).collect();
     assert!(labels.contains(&"stride=") && labels.contains(&"padding="), "{labels:?}");
+    let messy = "model  m{\ninput x:[1,1,8,8]\n      conv(1,3,stride=2)   // kept\n}\n";
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": URI, "version": 3}, "contentChanges": [{"text": messy}]}),
+    );
+    client.diagnostics();
+    let formatting = client.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": URI}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    let formatted = formatting["result"][0]["newText"].as_str().expect("one edit with the whole text");
+    // The trailing comment keeps its column, shifted by the change of indentation.
+    assert_eq!(formatted, "model m {\n  input x: [1, 1, 8, 8]\n  conv(1, 3, stride=2) // kept\n}\n");
     let unknown = client.request("workspace/symbol", json!({"query": ""}));
     assert!(unknown["error"].is_object(), "unknown requests get an error, and the server goes on");
 
