@@ -9,6 +9,7 @@ mod batches;
 mod check_cmd;
 mod explain_cmd;
 mod fmt_cmd;
+mod graph_cmd;
 mod inputs;
 mod json;
 mod outputs;
@@ -52,6 +53,20 @@ enum Command {
         /// Accepted and ignored: some clients add it; stdio is the only transport.
         #[arg(long, hide = true)]
         stdio: bool,
+    },
+    /// Draw the architecture: boxes per layer, edges labelled with shapes, clusters per group.
+    Graph {
+        /// The `.cnn` file.
+        model: PathBuf,
+        /// Output format: SVG laid out by cnnc, or DOT for Graphviz.
+        #[arg(long, value_enum, default_value_t = graph_cmd::GraphFormat::Svg)]
+        format: graph_cmd::GraphFormat,
+        /// Write the drawing here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// When to use colour in diagnostics.
+        #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+        color: ColorChoice,
     },
     /// Print the long explanation of a diagnostic code, e.g. `cnnc explain E0101`.
     Explain {
@@ -184,6 +199,9 @@ fn main() -> ExitCode {
                 2
             }
         },
+        Command::Graph { model, format, output, color } => {
+            graph_cmd::run(&model, format, output.as_ref(), color.enabled())
+        }
         Command::Explain { code } => explain_cmd::run(code.as_deref()),
     };
     ExitCode::from(code)
