@@ -15,6 +15,8 @@ use std::collections::HashMap;
 
 /// The most layers one model may expand to; nested repeats could otherwise multiply forever.
 pub(crate) const MAX_LAYERS: usize = 100_000;
+/// How deep blocks may instantiate blocks (each level is a stack frame of the expander).
+pub(crate) const MAX_BLOCK_DEPTH: usize = 64;
 
 pub(crate) struct Expander<'a> {
     blocks: HashMap<&'a str, &'a ast::Block>,
@@ -395,6 +397,15 @@ impl<'a> Expander<'a> {
                 diagnostic = diagnostic.with_secondary(*at, format!("through `{name}`"));
             }
             self.diagnostics.push(diagnostic);
+            return self.unbound(call, path, true, source, span);
+        }
+        if self.block_stack.len() >= MAX_BLOCK_DEPTH {
+            self.diagnostics.push(Diagnostic::new(
+                Code::TOO_LARGE,
+                format!("blocks nest more than {MAX_BLOCK_DEPTH} deep here"),
+                call.callee.span,
+                "one block too many",
+            ));
             return self.unbound(call, path, true, source, span);
         }
         let Some(env) = self.bind_block_args(block, call, caller.env) else {

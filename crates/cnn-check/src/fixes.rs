@@ -12,12 +12,17 @@ use cnn_diag::{Code, Diagnostic, Fix, SourceFile, Span, TextEdit};
 
 /// At most this many re-checks per run, so a file with many errors stays fast.
 const MAX_CHECKS: usize = 48;
+/// Above this many layers, no fixes are searched or verified.
+const MAX_LAYERS_FOR_FIXES: usize = 2_000;
 
 pub(crate) fn search_and_verify(source: &SourceFile, options: &CheckOptions, result: &mut CheckResult) {
     let inner = CheckOptions { verify_fixes: false, ..options.clone() };
     let baseline = Baseline { diagnostics: result.diagnostics.clone() };
 
-    let mut budget = MAX_CHECKS;
+    // Every re-check costs a full check; on a huge model a few seconds of searching would
+    // stall the editor, so large models get their fixes unverified-and-dropped instead.
+    let layers: usize = result.models.iter().map(|m| m.layers.len()).sum();
+    let mut budget = if layers > MAX_LAYERS_FOR_FIXES { 0 } else { MAX_CHECKS };
     let models = result.models.clone();
     for diagnostic in &mut result.diagnostics {
         let proposed = std::mem::take(&mut diagnostic.fixes);

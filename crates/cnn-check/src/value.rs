@@ -85,10 +85,16 @@ pub(crate) fn eval_expr(expr: &Expr, env: &Env) -> Result<Val, Diagnostic> {
             Val::Float(v) => Ok(Val::Float(-v)),
             other => Err(not_arithmetic(&other, inner.span)),
         },
-        ExprKind::Binary(op, left, right) => {
-            let l = eval_expr(left, env)?;
-            let r = eval_expr(right, env)?;
-            binary(*op, &l, &r, left.span, right.span, expr.span)
+        ExprKind::Chain(first, rest) => {
+            let mut value = eval_expr(first, env)?;
+            let mut span = first.span;
+            for (op, right) in rest {
+                let r = eval_expr(right, env)?;
+                let whole = span.to(right.span);
+                value = binary(*op, &value, &r, span, right.span, whole)?;
+                span = whole;
+            }
+            Ok(value)
         }
     }
 }

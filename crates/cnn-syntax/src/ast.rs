@@ -158,7 +158,9 @@ pub enum ExprKind {
     Bool(bool),
     Name(String),
     Neg(Box<Expr>),
-    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `a op b op c …`, evaluated left to right. Kept flat (not a nested tree) so a sum of
+    /// ten thousand terms is no deeper than a sum of two.
+    Chain(Box<Expr>, Vec<(BinOp, Expr)>),
 }
 
 /// A numeric literal. `int` is set for literals written without `.` or exponent that fit in

@@ -265,10 +265,11 @@ fn term(pair: P<'_>) -> Expr {
     binary_chain(pair, factor)
 }
 
-/// `a op b op c`, folded left-associatively.
+/// `a op b op c`, as one flat chain (evaluated left to right).
 fn binary_chain(pair: P<'_>, operand: fn(P<'_>) -> Expr) -> Expr {
     let mut inner = children(pair);
-    let mut left = operand(inner.next().expect("binary: first operand"));
+    let first = operand(inner.next().expect("binary: first operand"));
+    let mut rest = Vec::new();
     while let (Some(op), Some(right)) = (inner.next(), inner.next()) {
         let op = match op.as_str() {
             "+" => BinOp::Add,
@@ -277,11 +278,15 @@ fn binary_chain(pair: P<'_>, operand: fn(P<'_>) -> Expr) -> Expr {
             "/" => BinOp::Div,
             _ => BinOp::Rem,
         };
-        let right = operand(right);
-        let span = left.span.to(right.span);
-        left = Expr { kind: ExprKind::Binary(op, Box::new(left), Box::new(right)), span };
+        rest.push((op, operand(right)));
     }
-    left
+    match rest.last() {
+        None => first,
+        Some((_, last)) => {
+            let span = first.span.to(last.span);
+            Expr { kind: ExprKind::Chain(Box::new(first), rest), span }
+        }
+    }
 }
 
 fn factor(pair: P<'_>) -> Expr {
