@@ -152,9 +152,9 @@ fn definitions(file: &ast::File) -> Vec<Diagnostic> {
                 "choose another name",
             ));
         }
-        let mut params: Vec<&ast::Ident> = Vec::new();
+        let mut params: std::collections::HashMap<&str, &ast::Ident> = std::collections::HashMap::new();
         for param in &block.params {
-            if let Some(first) = params.iter().find(|p| p.text == param.name.text) {
+            if let Some(first) = params.get(param.name.text.as_str()) {
                 out.push(
                     Diagnostic::new(
                         Code::DUPLICATE_NAME,
@@ -165,7 +165,7 @@ fn definitions(file: &ast::File) -> Vec<Diagnostic> {
                     .with_secondary(first.span, "first here"),
                 );
             }
-            params.push(&param.name);
+            params.entry(&param.name.text).or_insert(&param.name);
         }
     }
     let mut attrs: Vec<&ast::Attribute> = file.attrs.iter().collect();

@@ -267,12 +267,13 @@ pub(crate) fn match_args<'a>(
     what: &str,
 ) -> (HashMap<String, &'a Arg>, Vec<Diagnostic>) {
     let mut matched: HashMap<String, &Arg> = HashMap::new();
+    let known: std::collections::HashSet<&str> = param_names.iter().copied().collect();
     let mut diagnostics = Vec::new();
     let mut position = 0;
     for arg in &call.args {
         let name = match &arg.name {
             Some(ident) => {
-                if !param_names.contains(&ident.text.as_str()) {
+                if !known.contains(ident.text.as_str()) {
                     diagnostics.push(unknown_arg(&ident.text, ident.span, param_names, what));
                     continue;
                 }

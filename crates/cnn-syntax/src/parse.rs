@@ -18,6 +18,9 @@ const MAX_RECOVERIES: usize = 32;
 /// again, so one typo does not hide the rest of the file. Blanking keeps every byte offset, so
 /// spans in the AST point into the original text. If recovery fails, the AST is empty.
 pub fn parse(source: &SourceFile) -> (ast::File, Vec<Diagnostic>) {
+    if let Some(too_deep) = nesting_error(source.text()) {
+        return (ast::File::default(), vec![too_deep]);
+    }
     let mut text = source.text().to_string();
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
     let mut blanked: Vec<usize> = Vec::new();
@@ -52,6 +55,62 @@ pub fn parse(source: &SourceFile) -> (ast::File, Vec<Diagnostic>) {
         blanked.push(target);
     }
     (ast::File::default(), diagnostics)
+}
+
+/// Brackets nested deeper than this are refused before parsing: the parser and the tree
+/// builder recurse once per level, and a machine-generated file must not exhaust the stack.
+const MAX_NESTING: usize = 256;
+
+/// A syntax error (E0001) at the bracket that first nests deeper than [`MAX_NESTING`]
+/// (comments skipped): the language has a nesting limit.
+fn nesting_error(text: &str) -> Option<Diagnostic> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let mut comments = 0usize;
+                while i < bytes.len() {
+                    if bytes[i..].starts_with(b"/*") {
+                        comments += 1;
+                        i += 2;
+                    } else if bytes[i..].starts_with(b"*/") {
+                        comments -= 1;
+                        i += 2;
+                        if comments == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            b'{' | b'(' | b'[' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(
+                        Diagnostic::new(
+                            Code::SYNTAX,
+                            format!("brackets nest more than {MAX_NESTING} levels deep"),
+                            Span::new(i, i + 1),
+                            "too deep",
+                        )
+                        .with_help(format!("cnnc reads at most {MAX_NESTING} levels of `{{`, `(` and `[`")),
+                    );
+                }
+            }
+            b'}' | b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 fn error_offset(error: &pest::error::Error<Rule>) -> usize {
