@@ -66,7 +66,9 @@ impl Session {
         self.client.sender.send(Message::Request(shutdown)).expect("send");
         let _ = self.client.receiver.recv();
         self.client.sender.send(Message::Notification(Notification::new("exit".into(), Value::Null))).expect("send");
-        self.server.take().map(|s| s.join().expect("the server thread ends cleanly"));
+        if let Some(s) = self.server.take() {
+            s.join().expect("the server thread ends cleanly")
+        }
     }
 }
 

@@ -114,12 +114,12 @@ fn check(path: &Path) {
 
 #[test]
 fn ui() {
-    insta::glob!("..", "ui/*.cnn", |path| check(path));
+    insta::glob!("..", "ui/*.cnn", check);
 }
 
 #[test]
 fn error_examples() {
-    insta::glob!("../..", "examples/errors/*.cnn", |path| check(path));
+    insta::glob!("../..", "examples/errors/*.cnn", check);
 }
 
 #[test]

@@ -78,7 +78,7 @@ struct Baseline {
 }
 
 /// The layer whose argument `span` a diagnostic points at, in any model.
-fn layer_at<'m>(models: &'m [CheckedModel], span: Span) -> Option<(&'m CheckedModel, &'m Layer)> {
+fn layer_at(models: &[CheckedModel], span: Span) -> Option<(&CheckedModel, &Layer)> {
     models.iter().find_map(|m| {
         m.layers
             .iter()
@@ -138,7 +138,7 @@ fn padding_search(
             *budget -= 1;
             let edit = padding_edit(layer, &value.to_string())?;
             let fix = Fix { title: String::new(), edits: vec![edit] };
-            if let Some(result) = repairs(source, options, diagnostic, &fix, &baseline) {
+            if let Some(result) = repairs(source, options, diagnostic, &fix, baseline) {
                 let name = layer.display_name();
                 let produced = flatten_text(&result).unwrap_or_default();
                 let title = format!("`padding={value}` on `{name}` makes the flatten produce {produced}");
@@ -189,7 +189,7 @@ fn fitting_padding(
         *budget -= 1;
         let edit = padding_edit(layer, &value.to_string())?;
         let fix = Fix { title: format!("`padding={value}` makes the window fit"), edits: vec![edit] };
-        if repairs(source, options, diagnostic, &fix, &baseline).is_some() {
+        if repairs(source, options, diagnostic, &fix, baseline).is_some() {
             return Some(fix);
         }
     }

@@ -535,7 +535,7 @@ impl Inference<'_> {
     fn groups_error(&self, layer: &Layer, c_in: u64, c_out: u64, groups: u64) -> Diagnostic {
         let span = layer.arg_span("groups").unwrap_or(layer.callee_span);
         let g = gcd(c_in, c_out);
-        let nearest = (1..=g).filter(|d| g % d == 0).min_by_key(|d| d.abs_diff(groups)).unwrap_or(1);
+        let nearest = (1..=g).filter(|d| g.is_multiple_of(*d)).min_by_key(|d| d.abs_diff(groups)).unwrap_or(1);
         let mut d = Diagnostic::new(
             Code::GROUPS,
             format!("{groups} groups do not divide {} input and {} output channels", c_in, c_out),

@@ -8,6 +8,10 @@
 //! fails: everything wrong is a [`cnn_diag::Diagnostic`], and models are returned even when
 //! broken, with unknown shapes where the checker could not know them.
 
+// Errors here are whole diagnostics (labels, notes, fixes): large, but returned only on the
+// cold path of a layer that does not fit, where clarity beats boxing.
+#![allow(clippy::result_large_err)]
+
 pub mod dim;
 mod expand;
 pub mod explain;

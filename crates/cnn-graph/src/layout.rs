@@ -116,9 +116,8 @@ fn place(diagram: &Diagram) -> (Vec<usize>, Vec<usize>) {
     for node in 0..n {
         let rank = inputs[node].iter().map(|i| ranks[*i] + 1).max().unwrap_or(0);
         ranks[node] = rank;
-        let free = |col: usize, last_rank: &Vec<Option<usize>>| {
-            last_rank.get(col).copied().flatten().map_or(true, |l| l < rank)
-        };
+        let free =
+            |col: usize, last_rank: &Vec<Option<usize>>| last_rank.get(col).copied().flatten().is_none_or(|l| l < rank);
         // A join (add, concat) goes back to the leftmost column it can take over.
         let inherited = inputs[node]
             .iter()

@@ -67,7 +67,7 @@ impl Normalize {
                 return Err(format!("--{what} has {} values but the input has {channels} channels", list.len()));
             }
         }
-        if self.std.iter().any(|s| *s == 0.0) {
+        if self.std.contains(&0.0) {
             return Err("--std must not be 0".to_string());
         }
         let plane: usize = tensor.shape.iter().skip(2).product();

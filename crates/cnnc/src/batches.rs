@@ -53,7 +53,7 @@ impl ImageRun<'_> {
             Dim::Known(n) => n as usize,
             Dim::Sym(_) => self.args.batch_size.max(1),
         };
-        if paths.len() % chunk != 0 && shape[0].known().is_some() {
+        if !paths.len().is_multiple_of(chunk) && shape[0].known().is_some() {
             return Err(RunFailure::Usage(format!(
                 "the model takes batches of exactly {chunk}; {} images leave {} over",
                 paths.len(),

@@ -33,6 +33,8 @@ struct Cli {
     command: Command,
 }
 
+// `run` has many flags; the enum is built once per process, so its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Type-check every tensor shape and print a per-layer summary.
