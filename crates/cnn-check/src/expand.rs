@@ -31,6 +31,8 @@ pub(crate) struct Expander<'a> {
     too_many_layers: bool,
     /// "This layer has no input" is said once, not for every layer of an input-less model.
     reported_no_input: bool,
+    /// Unknown layer names already reported, by where they are written.
+    reported_unknown: std::collections::HashSet<Span>,
 }
 
 /// Names visible in one body. A block's frame is opaque: lookups stop there.
@@ -73,6 +75,7 @@ impl<'a> Expander<'a> {
             allow,
             too_many_layers: false,
             reported_no_input: false,
+            reported_unknown: std::collections::HashSet::new(),
         }
     }
 
@@ -313,6 +316,10 @@ impl<'a> Expander<'a> {
         }
         if let Some(block) = self.blocks.get(callee).copied() {
             return self.instantiate(block, call, path, source, ctx, span);
+        }
+        // Repeats and block instances reach the same unknown name many times; say it once.
+        if !self.reported_unknown.insert(call.callee.span) {
+            return self.unbound(call, path, named, source, span);
         }
         let known = ops::BUILTIN_NAMES.iter().copied().chain(self.blocks.keys().copied());
         let mut diagnostic = Diagnostic::new(
