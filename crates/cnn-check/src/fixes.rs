@@ -1,9 +1,10 @@
 //! Repairs that have been checked: every candidate fix is applied to the source, the result is
 //! checked again, and the fix is kept only if its diagnostic is gone and no new error appeared.
 //!
-//! Besides verifying the fixes diagnostics propose, this searches for a repair upstream when a
-//! dense layer's declared width does not match: a padding on a convolution or pooling layer
-//! before the flatten that makes the flattened width right.
+//! Besides verifying the fixes diagnostics propose, this searches for repairs itself: when a
+//! dense layer's declared width does not match, a padding on a convolution or pooling layer
+//! before the flatten that makes the flattened width right; when a window does not fit, the
+//! smallest padding that makes it fit.
 
 use crate::graph::{CheckedModel, Layer};
 use crate::ops::Op;
@@ -16,79 +17,140 @@ const MAX_CHECKS: usize = 48;
 const MAX_LAYERS_FOR_FIXES: usize = 2_000;
 
 pub(crate) fn search_and_verify(source: &SourceFile, options: &CheckOptions, result: &mut CheckResult) {
-    let inner = CheckOptions { verify_fixes: false, ..options.clone() };
-    let baseline = Baseline { diagnostics: result.diagnostics.clone() };
-
     // Every re-check costs a full check; on a huge model a few seconds of searching would
-    // stall the editor, so large models get their fixes unverified-and-dropped instead.
+    // stall the editor, so large models get their fixes dropped (never shown unverified).
     let layers: usize = result.models.iter().map(|m| m.layers.len()).sum();
-    let mut budget = if layers > MAX_LAYERS_FOR_FIXES { 0 } else { MAX_CHECKS };
+    let mut search = Search {
+        source,
+        options: CheckOptions { verify_fixes: false, ..options.clone() },
+        baseline: result.diagnostics.clone(),
+        budget: if layers > MAX_LAYERS_FOR_FIXES { 0 } else { MAX_CHECKS },
+    };
     let models = result.models.clone();
     for diagnostic in &mut result.diagnostics {
         let proposed = std::mem::take(&mut diagnostic.fixes);
         for fix in proposed {
-            if budget == 0 {
-                break;
-            }
-            budget -= 1;
-            if repairs(source, &inner, diagnostic, &fix, &baseline).is_some() {
+            if search.try_fix(diagnostic, &fix).is_some() {
                 diagnostic.fixes.push(fix);
             }
         }
-        if budget > 0 {
-            match diagnostic.code {
-                Code::DENSE_WIDTH => {
-                    if let Some(fix) = padding_search(source, &inner, diagnostic, &models, &baseline, &mut budget) {
-                        diagnostic.fixes.insert(0, fix);
-                    }
-                }
-                Code::WINDOW_TOO_LARGE => {
-                    if let Some(fix) = fitting_padding(source, &inner, diagnostic, &models, &baseline, &mut budget) {
-                        diagnostic.fixes.insert(0, fix);
-                    }
-                }
-                _ => {}
-            }
+        let found = match diagnostic.code {
+            Code::DENSE_WIDTH => search.padding_before_flatten(diagnostic, &models),
+            Code::WINDOW_TOO_LARGE => search.fitting_padding(diagnostic, &models),
+            _ => None,
+        };
+        if let Some(fix) = found {
+            diagnostic.fixes.insert(0, fix);
         }
     }
 }
 
-/// Check the fixed text; `Some` with the new result if `diagnostic` is gone and the number of
-/// errors went down (or, for a warning, no error appeared).
-fn repairs(
-    source: &SourceFile,
-    options: &CheckOptions,
-    diagnostic: &Diagnostic,
-    fix: &Fix,
-    baseline: &Baseline,
-) -> Option<CheckResult> {
-    let fixed = SourceFile::new(source.name(), fix.apply(source.text()));
-    let result = check_source(&fixed, options);
-    let errors = |ds: &[Diagnostic]| ds.iter().filter(|d| d.is_error()).count();
-    let same_code = |ds: &[Diagnostic]| ds.iter().filter(|d| d.code == diagnostic.code).count();
-    let gone = same_code(&result.diagnostics) < same_code(&baseline.diagnostics);
-    let (after, before) = (errors(&result.diagnostics), errors(&baseline.diagnostics));
-    let ok = if diagnostic.is_error() { after < before } else { after <= before };
-    (gone && ok).then_some(result)
+/// What every candidate is checked against, and how many re-checks are left.
+struct Search<'s> {
+    source: &'s SourceFile,
+    options: CheckOptions,
+    /// The diagnostics of the unedited file.
+    baseline: Vec<Diagnostic>,
+    budget: usize,
 }
 
-/// The diagnostics of the unedited file, to compare each candidate against.
-struct Baseline {
-    diagnostics: Vec<Diagnostic>,
+impl Search<'_> {
+    /// Check the fixed text; `Some` with the new result if `diagnostic` is gone and the number
+    /// of errors went down (or, for a warning, no error appeared). `None` also when the budget
+    /// is spent.
+    fn try_fix(&mut self, diagnostic: &Diagnostic, fix: &Fix) -> Option<CheckResult> {
+        self.budget = self.budget.checked_sub(1)?;
+        let fixed = SourceFile::new(self.source.name(), fix.apply(self.source.text()));
+        let result = check_source(&fixed, &self.options);
+        let errors = |ds: &[Diagnostic]| ds.iter().filter(|d| d.is_error()).count();
+        let same_code = |ds: &[Diagnostic]| ds.iter().filter(|d| d.code == diagnostic.code).count();
+        let gone = same_code(&result.diagnostics) < same_code(&self.baseline);
+        let (after, before) = (errors(&result.diagnostics), errors(&self.baseline));
+        let ok = if diagnostic.is_error() { after < before } else { after <= before };
+        (gone && ok).then_some(result)
+    }
+
+    /// A padding on a conv or pooling layer between the input and the flatten feeding this dense
+    /// layer that makes the flattened width what the dense layer declares.
+    fn padding_before_flatten(&mut self, diagnostic: &Diagnostic, models: &[CheckedModel]) -> Option<Fix> {
+        let (model_index, dense_index) = layer_at(models, diagnostic.primary.span)?;
+        let model = &models[model_index];
+        // Walk back from the dense layer through single-input layers to the model input.
+        let mut candidates = Vec::new();
+        let mut tensor = model.layers[dense_index].inputs[0];
+        while let Some(producer) = model.tensors[tensor].producer {
+            let layer = &model.layers[producer];
+            if matches!(layer.op, Op::Conv(_) | Op::MaxPool(_) | Op::AvgPool(_)) && layer.instantiated_at.is_empty() {
+                candidates.push(layer);
+            }
+            if layer.inputs.len() != 1 {
+                break;
+            }
+            tensor = layer.inputs[0];
+        }
+        candidates.reverse();
+        for layer in candidates {
+            let largest = match layer.op {
+                Op::Conv(spec) => spec.kernel[0].max(spec.kernel[1]),
+                Op::MaxPool(spec) | Op::AvgPool(spec) => spec.kernel[0].max(spec.kernel[1]) / 2,
+                _ => continue,
+            };
+            let current = current_padding(layer);
+            for value in (0..=largest.min(8)).filter(|v| *v != current) {
+                let Some(edit) = padding_edit(layer, value) else { break };
+                let fix = Fix { title: String::new(), edits: vec![edit] };
+                if let Some(result) = self.try_fix(diagnostic, &fix) {
+                    // Editing a number keeps the layer list, so the dense layer has the same index.
+                    let produced = flatten_text(&result.models[model_index], dense_index).unwrap_or_default();
+                    let title =
+                        format!("`padding={value}` on `{}` makes the flatten produce {produced}", layer.display_name());
+                    return Some(Fix { title, ..fix });
+                }
+                if self.budget == 0 {
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// The smallest padding that makes a window fit its input.
+    fn fitting_padding(&mut self, diagnostic: &Diagnostic, models: &[CheckedModel]) -> Option<Fix> {
+        let (model_index, layer_index) = layer_at(models, diagnostic.primary.span)?;
+        let layer = &models[model_index].layers[layer_index];
+        let limit = match layer.op {
+            Op::Conv(spec) => spec.kernel[0].max(spec.kernel[1]),
+            // PyTorch allows pooling padding of at most half the window.
+            Op::MaxPool(spec) | Op::AvgPool(spec) => spec.kernel[0].min(spec.kernel[1]) / 2,
+            _ => return None,
+        };
+        for value in current_padding(layer) + 1..=limit {
+            let edit = padding_edit(layer, value)?;
+            let fix = Fix { title: format!("`padding={value}` makes the window fit"), edits: vec![edit] };
+            if self.try_fix(diagnostic, &fix).is_some() {
+                return Some(fix);
+            }
+            if self.budget == 0 {
+                return None;
+            }
+        }
+        None
+    }
 }
 
-/// The layer whose argument `span` a diagnostic points at, in any model.
-fn layer_at(models: &[CheckedModel], span: Span) -> Option<(&CheckedModel, &Layer)> {
-    models.iter().find_map(|m| {
-        m.layers
+/// The model and layer (as indices) whose argument `span` a diagnostic points at.
+fn layer_at(models: &[CheckedModel], span: Span) -> Option<(usize, usize)> {
+    models.iter().enumerate().find_map(|(m, model)| {
+        model
+            .layers
             .iter()
-            .find(|l| l.span.start <= span.start && span.end <= l.span.end && l.instantiated_at.is_empty())
+            .position(|l| l.span.start <= span.start && span.end <= l.span.end && l.instantiated_at.is_empty())
             .map(|l| (m, l))
     })
 }
 
-/// Set (or add) `padding=value` on a layer.
-fn padding_edit(layer: &Layer, value: &str) -> Option<TextEdit> {
+/// Set (or add) `padding=value` on a layer; `None` if the call has no argument list to edit.
+fn padding_edit(layer: &Layer, value: u64) -> Option<TextEdit> {
     if let Some(span) = layer.arg_span("padding") {
         return Some(TextEdit { span, replacement: value.to_string() });
     }
@@ -101,97 +163,15 @@ fn current_padding(layer: &Layer) -> u64 {
     layer.info.padding.map_or(0, |p| p[0])
 }
 
-fn padding_search(
-    source: &SourceFile,
-    options: &CheckOptions,
-    diagnostic: &Diagnostic,
-    models: &[CheckedModel],
-    baseline: &Baseline,
-    budget: &mut usize,
-) -> Option<Fix> {
-    let (model, dense) = layer_at(models, diagnostic.primary.span)?;
-    // Walk back from the dense layer through single-input layers to the model input.
-    let mut candidates = Vec::new();
-    let mut tensor = dense.inputs[0];
-    while let Some(producer) = model.tensors[tensor].producer {
-        let layer = &model.layers[producer];
-        if matches!(layer.op, Op::Conv(_) | Op::MaxPool(_) | Op::AvgPool(_)) && layer.instantiated_at.is_empty() {
-            candidates.push(layer);
-        }
-        if layer.inputs.len() != 1 {
-            break;
-        }
-        tensor = layer.inputs[0];
+/// `16×5×5 = 400`: the flatten feeding layer `dense` of `model`.
+fn flatten_text(model: &CheckedModel, dense: usize) -> Option<String> {
+    let producer = model.tensors[model.layers.get(dense)?.inputs[0]].producer?;
+    let flatten = &model.layers[producer];
+    if flatten.op != Op::Flatten {
+        return None;
     }
-    candidates.reverse();
-    for layer in candidates {
-        let kernel = match layer.op {
-            Op::Conv(spec) => spec.kernel[0].max(spec.kernel[1]),
-            Op::MaxPool(spec) | Op::AvgPool(spec) => spec.kernel[0].max(spec.kernel[1]) / 2,
-            _ => continue,
-        };
-        let current = current_padding(layer);
-        for value in 0..=kernel.min(8) {
-            if value == current || *budget == 0 {
-                continue;
-            }
-            *budget -= 1;
-            let edit = padding_edit(layer, &value.to_string())?;
-            let fix = Fix { title: String::new(), edits: vec![edit] };
-            if let Some(result) = repairs(source, options, diagnostic, &fix, baseline) {
-                let name = layer.display_name();
-                let produced = flatten_text(&result).unwrap_or_default();
-                let title = format!("`padding={value}` on `{name}` makes the flatten produce {produced}");
-                return Some(Fix { title, ..fix });
-            }
-        }
-    }
-    None
-}
-
-/// `16×5×5 = 400`: the flatten feeding the first dense layer with an `in=` in the re-checked model.
-fn flatten_text(result: &CheckResult) -> Option<String> {
-    for model in &result.models {
-        for layer in &model.layers {
-            if layer.op != Op::Flatten {
-                continue;
-            }
-            let shape = model.tensors[layer.inputs[0]].shape.as_ref()?;
-            let dims: Vec<String> = shape[1..].iter().map(|d| d.to_string()).collect();
-            let total = crate::dim::Dim::product(&shape[1..])?;
-            return Some(format!("{} = {total}", dims.join("×")));
-        }
-    }
-    None
-}
-
-fn fitting_padding(
-    source: &SourceFile,
-    options: &CheckOptions,
-    diagnostic: &Diagnostic,
-    models: &[CheckedModel],
-    baseline: &Baseline,
-    budget: &mut usize,
-) -> Option<Fix> {
-    let (_, layer) = layer_at(models, diagnostic.primary.span)?;
-    let (kernel, limit) = match layer.op {
-        Op::Conv(spec) => (spec.kernel[0].max(spec.kernel[1]), spec.kernel[0].max(spec.kernel[1])),
-        Op::MaxPool(spec) | Op::AvgPool(spec) => {
-            (spec.kernel[0].max(spec.kernel[1]), spec.kernel[0].min(spec.kernel[1]) / 2)
-        }
-        _ => return None,
-    };
-    let current = current_padding(layer);
-    for value in current + 1..=limit.min(kernel) {
-        if *budget == 0 {
-            return None;
-        }
-        *budget -= 1;
-        let edit = padding_edit(layer, &value.to_string())?;
-        let fix = Fix { title: format!("`padding={value}` makes the window fit"), edits: vec![edit] };
-        if repairs(source, options, diagnostic, &fix, baseline).is_some() {
-            return Some(fix);
-        }
-    }
-    None
+    let shape = model.tensors[flatten.inputs[0]].shape.as_ref()?;
+    let dims: Vec<String> = shape[1..].iter().map(|d| d.to_string()).collect();
+    let total = crate::dim::Dim::product(&shape[1..])?;
+    Some(format!("{} = {total}", dims.join("×")))
 }
