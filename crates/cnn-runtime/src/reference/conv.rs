@@ -1,6 +1,6 @@
 //! Convolution, dense layers and BlurPool, straight from their definitions.
 
-use super::per_sample;
+use super::{per_output_pixel, per_sample};
 use cnn_ir::Conv2d;
 
 /// `y[n, o, i, j] = b[o] + Σ_{c, u, v} w[o, c, u, v] · x[n, g·C/G + c, i·s − p + u·d, j·s − p + v·d]`
@@ -94,28 +94,18 @@ pub(super) fn blurpool(
     out_shape: &[usize],
 ) -> Vec<f32> {
     let taps = binomial(filter);
-    let (batch, channels, in_h, in_w) = (shape[0], shape[1], shape[2], shape[3]);
-    let (out_h, out_w) = (out_shape[2], out_shape[3]);
-    let mut out = vec![0.0f32; out_shape.iter().product()];
-    per_sample(&mut out, batch, |n, y| {
-        for c in 0..channels {
-            let plane = &x[(n * channels + c) * in_h * in_w..][..in_h * in_w];
-            for i in 0..out_h {
-                for j in 0..out_w {
-                    let mut sum = 0.0f64;
-                    for (u, tu) in taps.iter().enumerate() {
-                        let row = reflect((i * stride + u) as isize - pads[0] as isize, in_h);
-                        for (v, tv) in taps.iter().enumerate() {
-                            let col = reflect((j * stride + v) as isize - pads[2] as isize, in_w);
-                            sum += tu * tv * f64::from(plane[row * in_w + col]);
-                        }
-                    }
-                    y[(c * out_h + i) * out_w + j] = sum as f32;
-                }
+    let (in_h, in_w) = (shape[2], shape[3]);
+    per_output_pixel(x, shape, out_shape, |plane, i, j| {
+        let mut sum = 0.0f64;
+        for (u, tu) in taps.iter().enumerate() {
+            let row = reflect((i * stride + u) as isize - pads[0] as isize, in_h);
+            for (v, tv) in taps.iter().enumerate() {
+                let col = reflect((j * stride + v) as isize - pads[2] as isize, in_w);
+                sum += tu * tv * f64::from(plane[row * in_w + col]);
             }
         }
-    });
-    out
+        sum as f32
+    })
 }
 
 /// Reflect padding's index: `-1 → 1`, `n → n − 2` (the border pixel is not repeated).

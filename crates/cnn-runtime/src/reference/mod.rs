@@ -87,6 +87,30 @@ pub fn eval(op: &Op, args: &[(&[f32], &[usize])], params: &[&[f32]], out_shape: 
     }
 }
 
+/// An `[N, C, H', W']` output where each value depends on one input plane (same sample and
+/// channel): `f(plane, i, j)` gives output pixel `(i, j)` from the `H×W` input plane.
+fn per_output_pixel(
+    x: &[f32],
+    shape: &[usize],
+    out_shape: &[usize],
+    f: impl Fn(&[f32], usize, usize) -> f32 + Sync,
+) -> Vec<f32> {
+    let (batch, channels, plane_len) = (shape[0], shape[1], shape[2] * shape[3]);
+    let (out_h, out_w) = (out_shape[2], out_shape[3]);
+    let mut out = vec![0.0f32; batch * channels * out_h * out_w];
+    per_sample(&mut out, batch, |n, y| {
+        for c in 0..channels {
+            let plane = &x[(n * channels + c) * plane_len..][..plane_len];
+            for i in 0..out_h {
+                for j in 0..out_w {
+                    y[(c * out_h + i) * out_w + j] = f(plane, i, j);
+                }
+            }
+        }
+    });
+    out
+}
+
 /// Split `out` into one chunk per sample and fill each with `f(sample, chunk)` in parallel.
 fn per_sample(out: &mut [f32], batch: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
     use rayon::prelude::*;
