@@ -3,7 +3,7 @@
 //!
 //! Annotations are comments at the end of a line:
 //! - `//~ E0101` — a diagnostic with this code has its primary span starting on this line; every
-//!   diagnostic must be annotated, and every annotation matched.
+//!   diagnostic must be annotated, and every annotation matched (`//~ E0109 E0113` for two).
 //! - `//~ shape [1, 8, 3, 3]` — a layer on this line outputs this shape.
 //! - `//~ params 28` — the layers on this line have this many parameters in total.
 //!
@@ -27,14 +27,15 @@ fn annotations(source: &SourceFile) -> Vec<(usize, Expect)> {
     for (line, text) in source.text().lines().enumerate() {
         let Some((_, rest)) = text.split_once("//~") else { continue };
         let rest = rest.trim();
-        let expect = if let Some(shape) = rest.strip_prefix("shape") {
-            Expect::Shape(shape.trim().to_string())
+        if let Some(shape) = rest.strip_prefix("shape") {
+            out.push((line, Expect::Shape(shape.trim().to_string())));
         } else if let Some(params) = rest.strip_prefix("params") {
-            Expect::Params(params.trim().replace(',', "").parse().expect("//~ params N"))
+            out.push((line, Expect::Params(params.trim().replace(',', "").parse().expect("//~ params N"))));
         } else {
-            Expect::Code(rest.split_whitespace().next().unwrap_or_default().to_string())
-        };
-        out.push((line, expect));
+            // `//~ E0109 E0113`: several diagnostics start on this line.
+            let codes = rest.split_whitespace().take_while(|w| w.len() == 5 && w.starts_with(['E', 'W']));
+            out.extend(codes.map(|code| (line, Expect::Code(code.to_string()))));
+        }
     }
     out
 }

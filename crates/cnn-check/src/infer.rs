@@ -238,7 +238,7 @@ impl Inference<'_> {
         let w = self.window_layer(layer, spec.kernel, spec.stride, spec.dilation, false);
         let pads = window::resolve_padding(&w, spec.padding, [&input[2], &input[3]]).map_err(|d| vec![d])?;
         let ([h, wd], receptive) = self.spatial(layer, &w, pads, input, rf)?;
-        let per_output = (spec.kernel[0] * spec.kernel[1]).checked_mul(c_in / groups);
+        let per_output = spec.kernel[0].checked_mul(spec.kernel[1]).and_then(|k| k.checked_mul(c_in / groups));
         let weights = per_output.and_then(|p| p.checked_mul(out_c));
         let Some(weights) = weights.filter(|w| *w <= MAX_ELEMENTS) else {
             return Err(vec![too_large(layer.callee_span, "the weight tensor")]);

@@ -142,6 +142,10 @@ pub(crate) fn known_axis(
     axis: usize,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<u64, Diagnostic> {
+    // `output` is also `None` on overflow: huge paddings are too large, not too small.
+    let Some(padded) = n.checked_add(window.pad_before).and_then(|v| v.checked_add(window.pad_after)) else {
+        return Err(overflow(layer.padding_span));
+    };
     let Some(out) = window.output(n) else {
         let mut diagnostic = Diagnostic::new(
             Code::WINDOW_TOO_LARGE,
@@ -150,8 +154,8 @@ pub(crate) fn known_axis(
                 layer.op,
                 extent_text(layer, axis, window),
                 AXES[axis],
-                window.pad_before + window.pad_after,
-                n.saturating_add(window.pad_before + window.pad_after)
+                padded - n,
+                padded
             ),
             layer.kernel_span,
             format!("{} {} wide", AXES[axis], window.extent),
@@ -163,11 +167,9 @@ pub(crate) fn known_axis(
             window.extent,
             row_word(axis)
         ));
-        let missing = window.extent - n.saturating_add(window.pad_before + window.pad_after);
         diagnostic = diagnostic.with_help(format!(
-            "pad by {} more in total, use a kernel of at most {} (+ padding), or feed a larger input",
-            missing,
-            n + window.pad_before + window.pad_after
+            "pad by {} more in total, use a kernel of at most {padded} (+ padding), or feed a larger input",
+            window.extent.saturating_sub(padded),
         ));
         return Err(diagnostic);
     };
