@@ -249,19 +249,20 @@ pub(crate) fn dense(src: &[f32], input: &Layout, packed: &[f32], bias: &[f32], a
 }
 
 /// A dot product with eight independent partial sums (so the compiler can keep them in vector
-/// registers), then the tail.
+/// registers), then the tail. Plain multiply and add: `mul_add` is a library call on CPUs the
+/// binary is not compiled for FMA on.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ra, rb) = (a8.remainder(), b8.remainder());
     for (x, y) in a8.zip(b8) {
         for i in 0..8 {
-            acc[i] = x[i].mul_add(y[i], acc[i]);
+            acc[i] += x[i] * y[i];
         }
     }
     let mut sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
     for (x, y) in ra.iter().zip(rb) {
-        sum = x.mul_add(*y, sum);
+        sum += x * y;
     }
     sum
 }

@@ -122,7 +122,7 @@ fn tile_shape(blocks_per_group: usize) -> (usize, usize) {
     if blocks_per_group % 3 == 0 {
         (3, 4)
     } else if blocks_per_group % 2 == 0 {
-        (2, 6)
+        (2, 5)
     } else {
         (1, 8)
     }

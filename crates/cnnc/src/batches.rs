@@ -9,7 +9,6 @@ use cnn_check::dim::Dim;
 use cnn_check::CheckedModel;
 use cnn_diag::SourceFile;
 use cnn_io::{HostTensor, Normalize, WeightFile};
-use cnn_runtime::reference;
 use std::path::PathBuf;
 
 pub(crate) struct ImageRun<'a> {
@@ -72,8 +71,8 @@ impl ImageRun<'_> {
             let batch = inputs::load_image_batch(group, channels, resize, self.normalize)?;
             let graph = if group.len() == chunk { graph.clone() } else { graph.with_batch(group.len()) };
             let result = pool
-                .install(|| reference::run(&graph, &weights, &[batch]))
-                .map_err(|e| RunFailure::Usage(e.to_string()))?;
+                .install(|| crate::engine::execute(&graph, &weights, &[batch], self.args.backend, self.args.verify))
+                .map_err(RunFailure::Usage)?;
             append(&mut outputs, result);
             if progress {
                 eprint!("\r  {}/{} images", (done * chunk + group.len()).min(paths.len()), paths.len());

@@ -6,7 +6,9 @@
 //! wrong.
 
 mod batches;
+mod bench_cmd;
 mod check_cmd;
+mod engine;
 mod explain_cmd;
 mod fmt_cmd;
 mod graph_cmd;
@@ -39,8 +41,10 @@ struct Cli {
 enum Command {
     /// Type-check every tensor shape and print a per-layer summary.
     Check(CheckArgs),
-    /// Run a model on .npy arrays or images with the reference backend.
+    /// Run a model on .npy arrays or images (JIT-compiled, or with the reference backend).
     Run(RunArgs),
+    /// Time a model: compile time, first run, median and p90 latency, GFLOP/s, per-layer times.
+    Bench(bench_cmd::BenchArgs),
     /// Rewrite `.cnn` files in the canonical layout (comments kept).
     Fmt {
         /// The files to format in place.
@@ -126,8 +130,11 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     threads: Option<usize>,
     /// The backend that runs the model.
-    #[arg(long, value_enum, default_value_t = Backend::Reference)]
+    #[arg(long, value_enum, default_value_t = Backend::Jit)]
     backend: Backend,
+    /// Also run the reference backend and print, per JIT step, the largest error against it.
+    #[arg(long)]
+    verify: bool,
     /// Seed of the default initialisation when no weights are given.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -162,6 +169,8 @@ pub(crate) struct RunArgs {
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Backend {
+    /// Fused, shape-specialised kernels compiled with Cranelift.
+    Jit,
     /// Plain loops that follow each op's definition: the oracle.
     Reference,
 }
@@ -193,6 +202,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check_cmd::run(&args),
         Command::Run(args) => run_cmd::run(&args),
+        Command::Bench(args) => bench_cmd::run(&args),
         Command::Fmt { files, check } => fmt_cmd::run(&files, check),
         Command::Lsp { .. } => match cnn_lsp::run_stdio() {
             Ok(()) => 0,

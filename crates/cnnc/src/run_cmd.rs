@@ -9,7 +9,7 @@ use cnn_check::{check_source, CheckOptions, CheckedModel};
 use cnn_diag::SourceFile;
 use cnn_io::HostTensor;
 use cnn_ir::Graph;
-use cnn_runtime::{reference, Weights};
+use cnn_runtime::Weights;
 use std::io::IsTerminal;
 
 /// Exit codes: 1 for errors in the model (or its fit with the weights), 2 for unreadable or
@@ -68,7 +68,8 @@ fn run_inner(args: &RunArgs) -> Result<(), RunFailure> {
             let graph = bound_graph(&source, &bindings, args.model_name.as_deref(), color)?;
             let weights = weights_for(&graph, weights_file.as_ref(), &source, &model, args.seed, color)?;
             let tensors: Vec<HostTensor> = arrays.into_iter().map(|(_, t)| t).collect();
-            let outputs = pool.install(|| reference::run(&graph, &weights, &tensors)).map_err(|e| e.to_string())?;
+            let outputs =
+                pool.install(|| crate::engine::execute(&graph, &weights, &tensors, args.backend, args.verify))?;
             let names: Vec<String> =
                 (0..outputs.first().map_or(0, |o| o.shape[0])).map(|i| format!("sample {i}")).collect();
             (outputs, names)

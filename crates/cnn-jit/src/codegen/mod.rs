@@ -83,7 +83,7 @@ pub(crate) struct CodeCache {
 impl CodeCache {
     pub(crate) fn new(options: CodegenOptions) -> Result<CodeCache, CodegenError> {
         let mut flags = settings::builder();
-        flags.set("opt_level", "speed").map_err(|e| CodegenError::Isa(e.to_string()))?;
+        flags.set("opt_level", "none").map_err(|e| CodegenError::Isa(e.to_string()))?;
         let isa_builder = cranelift_native::builder().map_err(|e| CodegenError::Isa(e.to_string()))?;
         let isa = isa_builder.finish(settings::Flags::new(flags)).map_err(|e| CodegenError::Isa(e.to_string()))?;
         let module = JITModule::new(JITBuilder::with_isa(isa, cranelift_module::default_libcall_names()));
@@ -117,7 +117,13 @@ impl CodeCache {
             .module
             .declare_function(&name, Linkage::Local, &ctx.func.signature)
             .map_err(|e| CodegenError::Cranelift(e.to_string()))?;
+        let disasm = std::env::var_os("CNNC_JIT_DISASM").is_some();
+        ctx.set_disasm(disasm);
         self.module.define_function(id, &mut ctx).map_err(|e| CodegenError::Cranelift(format!("{key}: {e:?}")))?;
+        if disasm {
+            let code = ctx.compiled_code().and_then(|c| c.vcode.clone()).unwrap_or_default();
+            eprintln!("; {key}\n{code}");
+        }
         self.module.clear_context(&mut ctx);
         self.compiled.insert(key, id);
         self.pending.push(id);

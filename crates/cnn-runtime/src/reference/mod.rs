@@ -13,6 +13,26 @@ use cnn_ir::{Graph, Op};
 
 /// Run `graph` on `inputs` (one per graph input, shapes as declared) and return its outputs.
 pub fn run(graph: &Graph, weights: &Weights, inputs: &[HostTensor]) -> Result<Vec<HostTensor>, RunError> {
+    let values = run_keeping(graph, weights, inputs, false)?;
+    Ok(graph
+        .outputs
+        .iter()
+        .map(|&t| HostTensor::new(graph.tensors[t].shape.clone(), values[t].clone().unwrap_or_default()))
+        .collect())
+}
+
+/// Run `graph` and return the value of every tensor (indexed like `graph.tensors`), for
+/// comparing another backend layer by layer.
+pub fn run_all(graph: &Graph, weights: &Weights, inputs: &[HostTensor]) -> Result<Vec<Option<Vec<f32>>>, RunError> {
+    run_keeping(graph, weights, inputs, true)
+}
+
+fn run_keeping(
+    graph: &Graph,
+    weights: &Weights,
+    inputs: &[HostTensor],
+    keep_all: bool,
+) -> Result<Vec<Option<Vec<f32>>>, RunError> {
     if inputs.len() != graph.inputs.len() {
         return Err(RunError::InputCount { expected: graph.inputs.len(), got: inputs.len() });
     }
@@ -52,16 +72,12 @@ pub fn run(graph: &Graph, weights: &Weights, inputs: &[HostTensor]) -> Result<Ve
         values[node.output] = Some(result);
         for &input in &node.inputs {
             remaining_uses[input] -= 1;
-            if remaining_uses[input] == 0 {
+            if remaining_uses[input] == 0 && !keep_all {
                 values[input] = None;
             }
         }
     }
-    Ok(graph
-        .outputs
-        .iter()
-        .map(|&t| HostTensor::new(graph.tensors[t].shape.clone(), values[t].clone().unwrap_or_default()))
-        .collect())
+    Ok(values)
 }
 
 /// One op on its inputs (data and shape each) and parameters, producing `out_shape`.
