@@ -94,6 +94,22 @@ pub struct Ran {
 /// must pass the preflight without errors) and run the reference backend: the library path
 /// `cnnc run` takes.
 pub fn run_model(model: &Path, weights: &Path, inputs: Vec<cnn_io::HostTensor>) -> Ran {
+    run_model_on(Backend::Reference, model, weights, inputs)
+}
+
+/// The backends a run test can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Reference,
+    Jit,
+    /// The JIT with explicit bounds checks in the generated code.
+    JitChecked,
+}
+
+pub const BACKENDS: [Backend; 3] = [Backend::Reference, Backend::Jit, Backend::JitChecked];
+
+/// [`run_model`] on the given backend.
+pub fn run_model_on(backend: Backend, model: &Path, weights: &Path, inputs: Vec<cnn_io::HostTensor>) -> Ran {
     let text = std::fs::read_to_string(model).unwrap_or_else(|e| panic!("{}: {e}", model.display()));
     let source = SourceFile::new(model.display().to_string(), text);
     let unbound = check_source(&source, &CheckOptions::default());
@@ -119,7 +135,14 @@ pub fn run_model(model: &Path, weights: &Path, inputs: Vec<cnn_io::HostTensor>) 
     let preflight = cnn_runtime::preflight(&graph, &file, &[]);
     assert!(preflight.is_empty(), "{}: {:?}", model.display(), preflight);
     let weights = cnn_runtime::Weights::from_file(&graph, &file).expect("weights bind");
-    let outputs = cnn_runtime::reference::run(&graph, &weights, &inputs).expect("runs");
+    let outputs = match backend {
+        Backend::Reference => cnn_runtime::reference::run(&graph, &weights, &inputs).expect("runs"),
+        Backend::Jit | Backend::JitChecked => {
+            let options = cnn_jit::JitOptions { bounds_checks: backend == Backend::JitChecked };
+            let mut exe = cnn_jit::compile(&graph, &weights, options).expect("compiles");
+            exe.run(&inputs).expect("runs")
+        }
+    };
     Ran { outputs, graph }
 }
 

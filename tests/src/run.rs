@@ -1,4 +1,5 @@
-//! Run tests: the reference backend against outputs computed by other engines.
+//! Run tests: both backends (the reference, and the JIT with and without bounds checks in its
+//! code) against outputs computed by other engines.
 //!
 //! - `tests/fixtures/ops/*`: one layer or a small model each, expected outputs from PyTorch in
 //!   float64 (`tools/make_op_fixtures.py`).
@@ -10,7 +11,7 @@
 //! Tolerance: the suite's rule, `max|y − e| ≤ 1e-4 · max(1, max|e|)`; the largest error seen is
 //! printed (run with `--nocapture`).
 
-use cnnc_tests::{read_npy, relative_error, root, run_model};
+use cnnc_tests::{read_npy, relative_error, root, run_model_on, Backend, BACKENDS};
 use std::path::Path;
 
 const TOLERANCE: f64 = 1e-4;
@@ -32,16 +33,19 @@ fn operators_match_pytorch() {
     assert!(cases.len() >= 40, "the op fixtures are missing");
     let mut failures = Vec::new();
     for case in &cases {
-        let input = read_npy(&case.join("input.npy"));
-        let expected = read_npy(&case.join("expected.npy"));
-        let ran = run_model(&case.join("model.cnn"), &case.join("weights.safetensors"), vec![input]);
-        let error = relative_error(&ran.outputs[0], &expected);
-        let name = case.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-        if error > TOLERANCE {
-            failures.push(format!("{name}: relative error {error:e}"));
-        }
-        if error > worst.0 {
-            worst = (error, name);
+        for backend in BACKENDS {
+            let input = read_npy(&case.join("input.npy"));
+            let expected = read_npy(&case.join("expected.npy"));
+            let ran = run_model_on(backend, &case.join("model.cnn"), &case.join("weights.safetensors"), vec![input]);
+            let error = relative_error(&ran.outputs[0], &expected);
+            let name = case.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            let name = format!("{name} ({backend:?})");
+            if error > TOLERANCE {
+                failures.push(format!("{name}: relative error {error:e}"));
+            }
+            if error > worst.0 {
+                worst = (error, name);
+            }
         }
     }
     println!("{} operator cases; largest relative error {:e} ({})", cases.len(), worst.0, worst.1);
@@ -51,15 +55,41 @@ fn operators_match_pytorch() {
 fn check_suite_model(dir: &Path) -> f64 {
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let model = name.rsplit_once("_b").map_or(name, |(m, _)| m);
-    let input = read_npy(&dir.join("input.npy"));
     let expected = read_npy(&dir.join("expected.npy"));
-    let ran =
-        run_model(&root().join(format!("examples/bench/{model}.cnn")), &dir.join("weights.safetensors"), vec![input]);
-    let error = relative_error(&ran.outputs[0], &expected);
-    let exact = relative_error(&ran.outputs[0], &read_npy(&dir.join("expected_f64.npy")));
-    println!("{name}: relative error {error:e} against ONNX Runtime, {exact:e} against float64");
-    assert!(error <= TOLERANCE, "{name}: {error:e}");
-    error
+    let mut worst = 0.0f64;
+    for backend in BACKENDS {
+        let input = read_npy(&dir.join("input.npy"));
+        let model = root().join(format!("examples/bench/{model}.cnn"));
+        let ran = run_model_on(backend, &model, &dir.join("weights.safetensors"), vec![input]);
+        let error = relative_error(&ran.outputs[0], &expected);
+        let exact = relative_error(&ran.outputs[0], &read_npy(&dir.join("expected_f64.npy")));
+        println!("{name} ({backend:?}): relative error {error:e} against ONNX Runtime, {exact:e} against float64");
+        assert!(error <= TOLERANCE, "{name} ({backend:?}): {error:e}");
+        worst = worst.max(error);
+    }
+    worst
+}
+
+/// Work is split among threads by output rows; every element is computed by the same code
+/// whatever the split, so one thread and two give identical bits.
+#[test]
+fn one_thread_and_two_give_the_same_bits() {
+    for dir in case_dirs(&root().join("tests/fixtures/bench")) {
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let model =
+            root().join(format!("examples/bench/{}.cnn", name.rsplit_once("_b").map_or(name.as_str(), |(m, _)| m)));
+        let outputs: Vec<Vec<u32>> = [1, 2]
+            .iter()
+            .map(|&threads| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
+                let input = read_npy(&dir.join("input.npy"));
+                let ran =
+                    pool.install(|| run_model_on(Backend::Jit, &model, &dir.join("weights.safetensors"), vec![input]));
+                ran.outputs[0].data.iter().map(|v| v.to_bits()).collect()
+            })
+            .collect();
+        assert!(outputs[0] == outputs[1], "{name}: 1 and 2 threads differ");
+    }
 }
 
 #[test]
@@ -91,8 +121,24 @@ fn trained_lenet_predicts_like_pytorch() {
     let expected: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).expect("expected.json"))
             .expect("json");
-    let ran = run_model(&root().join("examples/lenet5.cnn"), &root().join("examples/lenet5.safetensors"), vec![images]);
-    let probabilities = &ran.outputs[0];
+    for backend in [Backend::Reference, Backend::Jit] {
+        let images = images.clone();
+        let ran = run_model_on(
+            backend,
+            &root().join("examples/lenet5.cnn"),
+            &root().join("examples/lenet5.safetensors"),
+            vec![images],
+        );
+        check_digits(&ran.outputs[0], &torch, &labels, &expected);
+    }
+}
+
+fn check_digits(
+    probabilities: &cnn_io::HostTensor,
+    torch: &cnn_io::HostTensor,
+    labels: &[i64],
+    expected: &serde_json::Value,
+) {
     let classes = 10;
     let argmax = |row: &[f32]| (0..row.len()).max_by(|a, b| row[*a].total_cmp(&row[*b])).unwrap_or(0);
     let mut correct = 0;
