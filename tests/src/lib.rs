@@ -138,7 +138,7 @@ pub fn run_model_on(backend: Backend, model: &Path, weights: &Path, inputs: Vec<
     let outputs = match backend {
         Backend::Reference => cnn_runtime::reference::run(&graph, &weights, &inputs).expect("runs"),
         Backend::Jit | Backend::JitChecked => {
-            let options = cnn_jit::JitOptions { bounds_checks: backend == Backend::JitChecked };
+            let options = cnn_jit::JitOptions { bounds_checks: backend == Backend::JitChecked, ..Default::default() };
             let mut exe = cnn_jit::compile(&graph, &weights, options).expect("compiles");
             exe.run(&inputs).expect("runs")
         }

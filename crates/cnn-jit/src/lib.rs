@@ -14,6 +14,7 @@
 pub mod codegen;
 mod host;
 mod runtime;
+mod winograd;
 
 use cnn_io::HostTensor;
 use cnn_ir::Graph;
@@ -56,11 +57,29 @@ enum Work {
         macs: u64,
         what: String,
     },
+    Winograd(Box<WinogradWork>),
     HostConv,
     Dense {
         packed: Vec<f32>,
     },
     Host,
+}
+
+/// A Winograd convolution: the 36 matrix products share one kernel; `v` and `m` are its
+/// scratch buffers (transformed inputs and products).
+struct WinogradWork {
+    func: FuncId,
+    entry: Option<KernelFn>,
+    tasks: usize,
+    extents: [Extent; 5],
+    /// `U[p]`, packed for the kernel.
+    packed: Vec<Vec<f32>>,
+    zero_bias: Vec<f32>,
+    bias: Vec<f32>,
+    geometry: winograd::Geometry,
+    v: Vec<f32>,
+    m: Vec<f32>,
+    macs: u64,
 }
 
 /// A compiled model: run it as often as needed.
@@ -87,12 +106,18 @@ pub fn compile(graph: &Graph, weights: &Weights, options: CodegenOptions) -> Res
     let mut cache = CodeCache::new(options).map_err(JitError::Codegen)?;
     let mut work = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
-        work.push(lower_step(&plan, step, &mut cache).map_err(JitError::Codegen)?);
+        let lowered = match &step.kind {
+            StepKind::Conv(c) if options.winograd && winograd_fits(&c.conv) => lower_winograd(&plan, c, &mut cache),
+            _ => lower_step(&plan, step, &mut cache),
+        };
+        work.push(lowered.map_err(JitError::Codegen)?);
     }
     let entries = cache.finalize().map_err(JitError::Codegen)?;
     for w in &mut work {
-        if let Work::Kernel { func, entry, .. } = w {
-            *entry = entries.get(func).copied();
+        match w {
+            Work::Kernel { func, entry, .. } => *entry = entries.get(func).copied(),
+            Work::Winograd(wino) => wino.entry = entries.get(&wino.func).copied(),
+            _ => {}
         }
     }
     let arena = vec![0.0; plan.arena_len];
@@ -119,13 +144,84 @@ fn blocked(plan: &Plan, slot: usize) -> Blocked {
 /// Output blocks and pixels per tile for a direct convolution: as many accumulators as fit the
 /// sixteen vector registers next to the weights and the broadcast input.
 fn tile_shape(blocks_per_group: usize) -> (usize, usize) {
-    if blocks_per_group % 3 == 0 {
+    if blocks_per_group.is_multiple_of(3) {
         (3, 4)
-    } else if blocks_per_group % 2 == 0 {
+    } else if blocks_per_group.is_multiple_of(2) {
         (2, 5)
     } else {
         (1, 8)
     }
+}
+
+/// 3×3, stride 1, no dilation, not grouped, and enough channels that the matrix products
+/// dominate the transforms.
+fn winograd_fits(conv: &cnn_ir::Conv2d) -> bool {
+    conv.kernel == [3, 3]
+        && conv.stride == [1, 1]
+        && conv.dilation == [1, 1]
+        && conv.groups == 1
+        && conv.in_channels >= 16
+        && conv.out_channels >= 16
+}
+
+fn lower_winograd(plan: &Plan, c: &cnn_opt::ConvStep, cache: &mut CodeCache) -> Result<Work, CodegenError> {
+    let conv = &c.conv;
+    let (src, dst) = (blocked(plan, c.src), blocked(plan, c.dst));
+    let geometry = winograd::Geometry::new(src, dst, [conv.pads[0], conv.pads[2]]);
+    let tiles = geometry.tiles();
+    let positions = winograd::T * winograd::T;
+    // One position's slice of V or M: a blocked tensor of one row of `tiles` pixels whose
+    // block stride spans all 36 positions (expressed as 35 rows of bottom halo).
+    let row = |channels: usize| Blocked { batch: 1, channels, height: 1, width: tiles, halo: [0, positions - 1, 0, 0] };
+    let (gemm_src, gemm_dst) = (row(conv.in_channels), row(conv.out_channels));
+    let (ocb, rx) = tile_shape(gemm_dst.blocks());
+    let spec = ConvSpec {
+        groups: 1,
+        in_per_group: conv.in_channels,
+        blocks_per_group: gemm_dst.blocks(),
+        kernel: [1, 1],
+        stride: [1, 1],
+        dilation: [1, 1],
+        pad: [0, 0],
+        src: gemm_src,
+        dst: gemm_dst,
+        res: None,
+        epilogue: Vec::new(),
+        ocb,
+        rx,
+    };
+    let u = winograd::transform_weights(&c.weight, conv.out_channels, conv.in_channels);
+    let packed: Vec<Vec<f32>> = u.iter().map(|u| spec.pack_weights(u, conv.out_channels)).collect();
+    let zero_bias = vec![0.0; gemm_dst.blocks() * LANES];
+    let mut bias = c.bias.clone();
+    bias.resize(dst.blocks() * LANES, 0.0);
+    let v = vec![0.0; gemm_src.len()];
+    let m = vec![0.0; gemm_dst.len()];
+    let extents = spec.extents();
+    // The last position's slices are the shortest.
+    let last = (positions - 1) * tiles * LANES;
+    let lens = [v.len() - last, packed[0].len(), zero_bias.len(), 0, m.len() - last];
+    for ((extent, len), buffer) in extents.iter().zip(lens).zip(["src", "weight", "bias", "residual", "dst"]) {
+        if extent.max_end != 0 && !extent.fits(len) {
+            return Err(CodegenError::OutOfBounds { kernel: spec.key(), buffer, extent: *extent, len });
+        }
+    }
+    let func = cache.get(&spec)?;
+    let macs = (dst.batch * dst.height * dst.width * conv.out_channels * conv.in_channels * 9) as u64;
+    let tasks = spec.tasks();
+    Ok(Work::Winograd(Box::new(WinogradWork {
+        func,
+        entry: None,
+        tasks,
+        extents,
+        packed,
+        zero_bias,
+        bias,
+        geometry,
+        v,
+        m,
+        macs,
+    })))
 }
 
 fn lower_step(plan: &Plan, step: &Step, cache: &mut CodeCache) -> Result<Work, CodegenError> {
@@ -250,6 +346,7 @@ impl Executable {
                 let (how, macs) = match (work, &step.kind) {
                     (Work::Kernel { what, macs, .. }, _) => (what.clone(), *macs),
                     (Work::HostConv, _) => ("conv (grouped, plain loops)".to_string(), 0),
+                    (Work::Winograd(w), _) => ("conv 3×3 (Winograd F(4×4,3×3))".to_string(), w.macs),
                     (Work::Dense { .. }, StepKind::Dense(d)) => {
                         ("dense".to_string(), (d.in_features * d.out_features * self.batch()) as u64)
                     }
@@ -325,15 +422,34 @@ impl Executable {
             Layout::Blocked(b) => b,
             Layout::Flat { .. } => unreachable!("the plan gives this step blocked tensors"),
         };
-        match (&step.kind, &self.work[index]) {
+        match (&step.kind, &mut self.work[index]) {
             (StepKind::Conv(c), Work::Kernel { entry, tasks, extents, weight, bias, macs, .. }) => {
-                let entry = entry.expect("finalized");
+                let entry = (*entry).expect("finalized");
                 let residual = c.epilogue.iter().find_map(|e| match e {
                     Epilogue::Residual(_) => Some(src[1]),
                     Epilogue::Act(_) => None,
                 });
                 let buffers = runtime::Buffers { src: src[0], weight, bias, residual, dst };
                 runtime::call(entry, extents, *tasks, buffers, *macs >= PARALLEL_MACS);
+            }
+            (StepKind::Conv(c), Work::Winograd(w)) => {
+                let entry = w.entry.expect("finalized");
+                let residual = (src.len() > 1).then(|| (src[1], blocked(srcs[1].1)));
+                winograd::transform_input(&w.geometry, src[0], &mut w.v);
+                let tiles = w.geometry.tiles();
+                for (p, packed) in w.packed.iter().enumerate() {
+                    let at = p * tiles * LANES;
+                    let buffers = runtime::Buffers {
+                        src: &w.v[at..],
+                        weight: packed,
+                        bias: &w.zero_bias,
+                        residual: None,
+                        dst: &mut w.m[at..],
+                    };
+                    runtime::call(entry, &w.extents, w.tasks, buffers, w.macs / 36 >= PARALLEL_MACS);
+                }
+                let res = residual.as_ref().map(|(d, l)| (*d, l));
+                winograd::transform_output(&w.geometry, &w.m, &w.bias, &c.epilogue, res, dst);
             }
             (StepKind::Conv(c), Work::HostConv) => {
                 let residual = (src.len() > 1).then(|| (src[1], blocked(srcs[1].1)));

@@ -193,6 +193,62 @@ fn values(rng: &mut Rng, graph: &Graph, ints: bool) -> (Weights, Vec<HostTensor>
     (Weights { values }, inputs)
 }
 
+/// A 3×3 stride-1 case with enough channels for the Winograd path.
+fn winograd_case(rng: &mut Rng) -> Case {
+    let pad = rng.range(0, 2);
+    let in_hw = [rng.range(3, 19), rng.range(3, 19)];
+    let conv = Conv2d {
+        in_channels: rng.range(16, 40),
+        out_channels: rng.range(16, 40),
+        kernel: [3, 3],
+        stride: [1, 1],
+        pads: [pad, pad, pad, pad],
+        dilation: [1, 1],
+        groups: 1,
+        bias: rng.range(0, 1) == 0,
+        flip: false,
+    };
+    let out_hw = [in_hw[0] + 2 * pad - 2, in_hw[1] + 2 * pad - 2];
+    let tails = [Tail::None, Tail::Relu, Tail::BnRelu, Tail::ResidualRelu];
+    Case { batch: rng.range(1, 2), conv, in_hw, out_hw, tail: tails[rng.range(0, 3)] }
+}
+
+/// Winograd F(4×4, 3×3) against the reference, on random floats in [-1, 1].
+///
+/// The bound: each stage is a linear map whose rounding error is at most (terms · u) times
+/// the magnitudes it combines, and the magnitudes grow by the maps' largest row sums of
+/// absolute values: 10 for Bᵀ (applied on both sides: 100), 1/2 for G (1/4), 19 for Aᵀ (361).
+/// So |error| ≤ (K + 24) · u · 100 · (1/4) · 361 · max|x| · max|w| · ... ≈ 9025·(K+24)·u per
+/// unit-magnitude term, with K = 9·C_in the terms of the sum; batch-norm scales the weights by
+/// at most 1/√0.5. The observed errors are far below this worst case; the largest is printed.
+#[test]
+fn winograd_stays_within_its_error_bound() {
+    let mut rng = Rng(4);
+    let mut worst_ratio = 0.0f64;
+    for index in 0..60 {
+        let case = winograd_case(&mut rng);
+        let graph = graph(&case);
+        let (weights, inputs) = values(&mut rng, &graph, false);
+        let expected = reference::run(&graph, &weights, &inputs).expect("reference runs");
+        let plan_steps = cnn_opt::build(&graph, &weights.values).expect("plans").steps.len();
+        let mut exe = compile(&graph, &weights, JitOptions { bounds_checks: false, winograd: true }).expect("compiles");
+        assert!(
+            exe.steps().iter().any(|s| s.how.contains("Winograd")),
+            "case {index}: Winograd not used ({plan_steps} steps)"
+        );
+        let got = exe.run(&inputs).expect("jit runs");
+        let k = (case.conv.in_channels * 9) as f64;
+        let u = f64::from(f32::EPSILON) / 2.0;
+        let bound = 9025.0 * (k + 24.0) * u * 2.0_f64.sqrt() + 4.0 * u;
+        for (i, (a, b)) in expected[0].data.iter().zip(&got[0].data).enumerate() {
+            let err = (f64::from(*a) - f64::from(*b)).abs();
+            assert!(err <= bound * f64::from(a.abs()).max(1.0), "case {index} {case:?}: element {i}: {a} vs {b}");
+            worst_ratio = worst_ratio.max(err / bound);
+        }
+    }
+    println!("Winograd: largest error is {worst_ratio:.2e} of the derived bound");
+}
+
 fn run_cases(seed: u64, count: usize, ints: bool, bounds_checks: bool) {
     let mut rng = Rng(seed);
     for index in 0..count {
@@ -200,7 +256,7 @@ fn run_cases(seed: u64, count: usize, ints: bool, bounds_checks: bool) {
         let graph = graph(&case);
         let (weights, inputs) = values(&mut rng, &graph, ints);
         let expected = reference::run(&graph, &weights, &inputs).expect("reference runs");
-        let mut exe = compile(&graph, &weights, JitOptions { bounds_checks })
+        let mut exe = compile(&graph, &weights, JitOptions { bounds_checks, winograd: false })
             .unwrap_or_else(|e| panic!("case {index} {case:?}: {e}"));
         let got = exe.run(&inputs).expect("jit runs");
         let (e, g) = (&expected[0].data, &got[0].data);

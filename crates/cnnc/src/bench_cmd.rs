@@ -1,7 +1,8 @@
-//! `cnnc bench`: compile a model and time it. Prints compile time (read + parse + check + lower
-//! + weights + JIT), the first run, median and p90 latency over the timed runs, GFLOP/s (2 × the
-//! multiply-adds of convolutions and dense layers, the suite's definition), the share of a given
-//! FMA ceiling, the activation arena, peak memory, and each step's time with what it fused.
+//! `cnnc bench`: compile a model and time it. Prints compile time (reading, parsing, checking,
+//! lowering, weights and JIT), the first run, median and p90 latency over the timed runs,
+//! GFLOP/s (2 × the multiply-adds of convolutions and dense layers, the suite's definition), the
+//! share of a given FMA ceiling, the activation arena, peak memory, and each step's time with
+//! what it fused.
 //!
 //! `--format json` prints exactly one JSON object on stdout, the contract of
 //! `../shared/bench/run_peers.py` (`compile_ms`, `first_run_ms`, `median_ms`, `p90_ms`, `runs`,

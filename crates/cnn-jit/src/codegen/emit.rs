@@ -122,6 +122,12 @@ impl<'a> Emitter<'a> {
         body(self, i);
         let next = self.b.ins().iadd_imm_s(i, 1);
         self.b.def_var(var, next);
+        // The loop branches from a latch block, so the body's results are passed on one edge
+        // only (a value passed on both edges of a branch counts as used twice for lowering).
+        let latch = self.b.create_block();
+        self.b.ins().jump(latch, &[]);
+        self.b.switch_to_block(latch);
+        let next = self.b.use_var(var);
         let more = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, next, count as i64);
         self.b.ins().brif(more, head, &[], after, &[]);
         self.b.switch_to_block(after);
@@ -167,7 +173,7 @@ impl<'a> Emitter<'a> {
     /// Load one float and broadcast it to a vector.
     pub(crate) fn load_splat(&mut self, buf: Buf, addr: Value, floats: i64) -> Value {
         self.check(buf, addr, floats, 1);
-        let x = self.b.ins().load(types::F32, flags(), addr, (floats * 4) as i32);
+        let x = self.b.ins().load(types::F32, flags().with_readonly(), addr, (floats * 4) as i32);
         self.b.ins().splat(types::F32X4, x)
     }
 
