@@ -23,15 +23,6 @@ use rayon::prelude::*;
 pub(crate) const M: usize = 4;
 pub(crate) const T: usize = 6;
 
-const BT: [[f64; 6]; 6] = [
-    [4.0, 0.0, -5.0, 0.0, 1.0, 0.0],
-    [0.0, -4.0, -4.0, 1.0, 1.0, 0.0],
-    [0.0, 4.0, -4.0, -1.0, 1.0, 0.0],
-    [0.0, -2.0, -1.0, 2.0, 1.0, 0.0],
-    [0.0, 2.0, -1.0, -2.0, 1.0, 0.0],
-    [0.0, 4.0, 0.0, -5.0, 0.0, 1.0],
-];
-
 const G: [[f64; 3]; 6] = [
     [1.0 / 4.0, 0.0, 0.0],
     [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
@@ -39,13 +30,6 @@ const G: [[f64; 3]; 6] = [
     [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
     [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
     [0.0, 0.0, 1.0],
-];
-
-const AT: [[f64; 6]; 4] = [
-    [1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
-    [0.0, 1.0, -1.0, 2.0, -2.0, 0.0],
-    [0.0, 1.0, 1.0, 4.0, 4.0, 0.0],
-    [0.0, 1.0, -1.0, 8.0, -8.0, 1.0],
 ];
 
 /// The geometry of one Winograd convolution.
@@ -97,19 +81,34 @@ pub(crate) fn transform_weights(weight: &[f32], out_channels: usize, in_channels
 
 type Vec4 = [f32; LANES];
 
-fn combine<const R: usize, const C: usize>(matrix: &[[f64; C]; R], input: &[Vec4; C]) -> [Vec4; R] {
-    let mut out = [[0.0f32; LANES]; R];
-    for (r, row) in matrix.iter().enumerate() {
-        for (k, &coef) in row.iter().enumerate() {
-            if coef != 0.0 {
-                let coef = coef as f32;
-                for lane in 0..LANES {
-                    out[r][lane] += coef * input[k][lane];
-                }
-            }
-        }
-    }
-    out
+#[inline(always)]
+fn lanes(f: impl Fn(usize) -> f32) -> Vec4 {
+    std::array::from_fn(f)
+}
+
+/// `Bᵀ d` for one column of six vectors (the rows of Bᵀ written out; a test compares them with
+/// the matrix).
+#[inline(always)]
+fn input_column(d: &[Vec4; T]) -> [Vec4; T] {
+    [
+        lanes(|l| 4.0 * d[0][l] - 5.0 * d[2][l] + d[4][l]),
+        lanes(|l| -4.0 * d[1][l] - 4.0 * d[2][l] + d[3][l] + d[4][l]),
+        lanes(|l| 4.0 * d[1][l] - 4.0 * d[2][l] - d[3][l] + d[4][l]),
+        lanes(|l| -2.0 * d[1][l] - d[2][l] + 2.0 * d[3][l] + d[4][l]),
+        lanes(|l| 2.0 * d[1][l] - d[2][l] - 2.0 * d[3][l] + d[4][l]),
+        lanes(|l| 4.0 * d[1][l] - 5.0 * d[3][l] + d[5][l]),
+    ]
+}
+
+/// `Aᵀ m` for one column of six vectors (the rows of Aᵀ written out).
+#[inline(always)]
+fn output_column(m: &[Vec4; T]) -> [Vec4; M] {
+    [
+        lanes(|l| m[0][l] + m[1][l] + m[2][l] + m[3][l] + m[4][l]),
+        lanes(|l| m[1][l] - m[2][l] + 2.0 * m[3][l] - 2.0 * m[4][l]),
+        lanes(|l| m[1][l] + m[2][l] + 4.0 * m[3][l] + 4.0 * m[4][l]),
+        lanes(|l| m[1][l] - m[2][l] + 8.0 * m[3][l] - 8.0 * m[4][l] + m[5][l]),
+    ]
 }
 
 /// Stage 1: `v` (`[in block][36][tiles][4]`) from the source tensor.
@@ -139,13 +138,13 @@ pub(crate) fn transform_input(g: &Geometry, src: &[f32], v: &mut [f32]) {
                     let mut rows = [[[0.0f32; LANES]; T]; T];
                     for j in 0..T {
                         let column: [Vec4; T] = std::array::from_fn(|i| d[i][j]);
-                        let transformed = combine(&BT, &column);
+                        let transformed = input_column(&column);
                         for i in 0..T {
                             rows[i][j] = transformed[i];
                         }
                     }
                     for (i, row) in rows.iter().enumerate() {
-                        let transformed = combine(&BT, row);
+                        let transformed = input_column(row);
                         for (j, value) in transformed.iter().enumerate() {
                             let at = ((i * T + j) * tiles + t) * LANES;
                             out[at..at + LANES].copy_from_slice(value);
@@ -182,7 +181,7 @@ pub(crate) fn transform_output(
                     };
                     let columns: [[Vec4; M]; T] = std::array::from_fn(|j| {
                         let column: [Vec4; T] = std::array::from_fn(|i| read(i, j));
-                        combine(&AT, &column)
+                        output_column(&column)
                     });
                     let half: [[Vec4; T]; M] = std::array::from_fn(|i| std::array::from_fn(|j| columns[j][i]));
                     for (i, row) in half.iter().enumerate() {
@@ -190,7 +189,7 @@ pub(crate) fn transform_output(
                         if y >= d.height {
                             break;
                         }
-                        let values = combine(&AT, row);
+                        let values = output_column(row);
                         for (j, value) in values.iter().enumerate() {
                             let x = tx * M + j;
                             if x >= d.width {
@@ -214,5 +213,43 @@ pub(crate) fn transform_output(
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BT: [[f64; 6]; 6] = [
+        [4.0, 0.0, -5.0, 0.0, 1.0, 0.0],
+        [0.0, -4.0, -4.0, 1.0, 1.0, 0.0],
+        [0.0, 4.0, -4.0, -1.0, 1.0, 0.0],
+        [0.0, -2.0, -1.0, 2.0, 1.0, 0.0],
+        [0.0, 2.0, -1.0, -2.0, 1.0, 0.0],
+        [0.0, 4.0, 0.0, -5.0, 0.0, 1.0],
+    ];
+
+    const AT: [[f64; 6]; 4] = [
+        [1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
+        [0.0, 1.0, -1.0, 2.0, -2.0, 0.0],
+        [0.0, 1.0, 1.0, 4.0, 4.0, 0.0],
+        [0.0, 1.0, -1.0, 8.0, -8.0, 1.0],
+    ];
+
+    /// The written-out transforms are the matrices: column `k` of each is its image of the
+    /// `k`-th unit vector.
+    #[test]
+    fn written_out_transforms_are_lavins_matrices() {
+        for k in 0..T {
+            let unit: [Vec4; T] = std::array::from_fn(|i| [if i == k { 1.0 } else { 0.0 }; LANES]);
+            let b = input_column(&unit);
+            let a = output_column(&unit);
+            for r in 0..T {
+                assert_eq!(f64::from(b[r][0]), BT[r][k], "Bᵀ[{r}][{k}]");
+            }
+            for r in 0..M {
+                assert_eq!(f64::from(a[r][0]), AT[r][k], "Aᵀ[{r}][{k}]");
+            }
+        }
     }
 }
