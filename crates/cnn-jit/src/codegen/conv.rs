@@ -212,8 +212,11 @@ impl ConvSpec {
                             (0..ocb).map(|o| e.load_vec(Buf::Weight, weight, w_at + (o * LANES) as i64)).collect();
                         for x in 0..rx {
                             let at = ((x * self.stride[1] + kx * self.dilation[1]) * LANES + lane) as i64;
-                            let v = e.load_splat(Buf::Src, src, at);
                             for (o, &wv) in w.iter().enumerate() {
+                                // One broadcast per use: x64 folds a load used once into
+                                // `vbroadcastss mem`, and a value that dies at its FMA needs no
+                                // copy for the FMA's tied operand: two instructions per FMA.
+                                let v = e.load_splat(Buf::Src, src, at);
                                 let var = acc[o * rx + x];
                                 let sum = e.b.use_var(var);
                                 let sum = e.b.ins().fma(v, wv, sum);

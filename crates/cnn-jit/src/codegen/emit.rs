@@ -1,8 +1,8 @@
 //! The emitter shared by all kernels: the function's parameters, counted loops, and loads and
 //! stores that carry an explicit bounds check when asked to.
 //!
-//! Loops are do-while loops over an `i64` counter held in a frontend variable (the frontend
-//! builds the SSA form); kernels only emit loops whose trip count is at least one.
+//! Loops count an `i64` held in a frontend variable (the frontend builds the SSA form); the
+//! header tests and the body jumps back, for the reason given in [`Emitter::counted`].
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, TrapCode, Value};
@@ -111,25 +111,27 @@ impl<'a> Emitter<'a> {
             body(self, zero);
             return;
         }
+        // A top-tested loop: the header branches into the body or out, and the body jumps back
+        // to the header. Values computed in the body then have one use (the back edge), and the
+        // code after the loop reads the header's block parameters. (Had the body branched on
+        // both edges itself, its results would count as used twice, and x64 lowering would stop
+        // folding each broadcast's load into `vbroadcastss mem`.)
         let var = self.b.declare_var(types::I64);
         let zero = self.b.ins().iconst(types::I64, 0);
         self.b.def_var(var, zero);
         let head = self.b.create_block();
+        let body_block = self.b.create_block();
         let after = self.b.create_block();
         self.b.ins().jump(head, &[]);
         self.b.switch_to_block(head);
         let i = self.b.use_var(var);
+        let more = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, i, count as i64);
+        self.b.ins().brif(more, body_block, &[], after, &[]);
+        self.b.switch_to_block(body_block);
         body(self, i);
         let next = self.b.ins().iadd_imm_s(i, 1);
         self.b.def_var(var, next);
-        // The loop branches from a latch block, so the body's results are passed on one edge
-        // only (a value passed on both edges of a branch counts as used twice for lowering).
-        let latch = self.b.create_block();
-        self.b.ins().jump(latch, &[]);
-        self.b.switch_to_block(latch);
-        let next = self.b.use_var(var);
-        let more = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, next, count as i64);
-        self.b.ins().brif(more, head, &[], after, &[]);
+        self.b.ins().jump(head, &[]);
         self.b.switch_to_block(after);
     }
 
