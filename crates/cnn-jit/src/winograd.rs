@@ -16,7 +16,7 @@
 //! Accuracy: the transforms multiply by constants up to 8 and add up to 36 terms; the error
 //! bound used by the tests is stated there.
 
-use cnn_opt::{Blocked, Epilogue, LANES};
+use cnn_opt::{Act, Blocked, Epilogue, LANES};
 use rayon::prelude::*;
 
 /// Output tile side, input tile side.
@@ -79,36 +79,76 @@ pub(crate) fn transform_weights(weight: &[f32], out_channels: usize, in_channels
     u
 }
 
-type Vec4 = [f32; LANES];
+/// Four lanes with the arithmetic the transforms need, written so that the compiler emits one
+/// SSE instruction per operation.
+#[derive(Clone, Copy, Default)]
+struct F4([f32; LANES]);
 
-#[inline(always)]
-fn lanes(f: impl Fn(usize) -> f32) -> Vec4 {
-    std::array::from_fn(f)
+impl std::ops::Add for F4 {
+    type Output = F4;
+    #[inline(always)]
+    fn add(self, o: F4) -> F4 {
+        F4([self.0[0] + o.0[0], self.0[1] + o.0[1], self.0[2] + o.0[2], self.0[3] + o.0[3]])
+    }
+}
+
+impl std::ops::Sub for F4 {
+    type Output = F4;
+    #[inline(always)]
+    fn sub(self, o: F4) -> F4 {
+        F4([self.0[0] - o.0[0], self.0[1] - o.0[1], self.0[2] - o.0[2], self.0[3] - o.0[3]])
+    }
+}
+
+impl std::ops::Mul<f32> for F4 {
+    type Output = F4;
+    #[inline(always)]
+    fn mul(self, k: f32) -> F4 {
+        F4([self.0[0] * k, self.0[1] * k, self.0[2] * k, self.0[3] * k])
+    }
+}
+
+impl F4 {
+    #[inline(always)]
+    fn load(data: &[f32], at: usize) -> F4 {
+        F4(data[at..at + LANES].try_into().expect("four lanes"))
+    }
+
+    #[inline(always)]
+    fn store(self, data: &mut [f32], at: usize) {
+        data[at..at + LANES].copy_from_slice(&self.0);
+    }
 }
 
 /// `Bᵀ d` for one column of six vectors (the rows of Bᵀ written out; a test compares them with
 /// the matrix).
 #[inline(always)]
-fn input_column(d: &[Vec4; T]) -> [Vec4; T] {
+fn input_column(d: &[F4; T]) -> [F4; T] {
     [
-        lanes(|l| 4.0 * d[0][l] - 5.0 * d[2][l] + d[4][l]),
-        lanes(|l| -4.0 * d[1][l] - 4.0 * d[2][l] + d[3][l] + d[4][l]),
-        lanes(|l| 4.0 * d[1][l] - 4.0 * d[2][l] - d[3][l] + d[4][l]),
-        lanes(|l| -2.0 * d[1][l] - d[2][l] + 2.0 * d[3][l] + d[4][l]),
-        lanes(|l| 2.0 * d[1][l] - d[2][l] - 2.0 * d[3][l] + d[4][l]),
-        lanes(|l| 4.0 * d[1][l] - 5.0 * d[3][l] + d[5][l]),
+        d[0] * 4.0 - d[2] * 5.0 + d[4],
+        d[3] + d[4] - (d[1] + d[2]) * 4.0,
+        (d[1] - d[2]) * 4.0 + d[4] - d[3],
+        (d[3] - d[1]) * 2.0 + d[4] - d[2],
+        (d[1] - d[3]) * 2.0 + d[4] - d[2],
+        d[1] * 4.0 - d[3] * 5.0 + d[5],
     ]
 }
 
 /// `Aᵀ m` for one column of six vectors (the rows of Aᵀ written out).
 #[inline(always)]
-fn output_column(m: &[Vec4; T]) -> [Vec4; M] {
-    [
-        lanes(|l| m[0][l] + m[1][l] + m[2][l] + m[3][l] + m[4][l]),
-        lanes(|l| m[1][l] - m[2][l] + 2.0 * m[3][l] - 2.0 * m[4][l]),
-        lanes(|l| m[1][l] + m[2][l] + 4.0 * m[3][l] + 4.0 * m[4][l]),
-        lanes(|l| m[1][l] - m[2][l] + 8.0 * m[3][l] - 8.0 * m[4][l] + m[5][l]),
-    ]
+fn output_column(m: &[F4; T]) -> [F4; M] {
+    let (sum12, diff12, sum34, diff34) = (m[1] + m[2], m[1] - m[2], m[3] + m[4], m[3] - m[4]);
+    [m[0] + sum12 + sum34, diff12 + diff34 * 2.0, sum12 + sum34 * 4.0, diff12 + diff34 * 8.0 + m[5]]
+}
+
+/// An activation on four lanes, with the match outside the lanes.
+#[inline(always)]
+fn activate(act: Act, v: F4) -> F4 {
+    match act {
+        Act::Relu => F4(v.0.map(|x| x.max(0.0))),
+        Act::Relu6 => F4(v.0.map(|x| x.clamp(0.0, 6.0))),
+        other => F4(v.0.map(|x| other.apply(x))),
+    }
 }
 
 /// Stage 1: `v` (`[in block][36][tiles][4]`) from the source tensor.
@@ -118,36 +158,40 @@ pub(crate) fn transform_input(g: &Geometry, src: &[f32], v: &mut [f32]) {
     v.par_chunks_mut(T * T * tiles * LANES).enumerate().for_each(|(block, out)| {
         for n in 0..g.dst.batch {
             for ty in 0..g.tiles_h {
+                let y0 = (ty * M) as isize - g.pad[0] as isize;
                 for tx in 0..g.tiles_w {
                     let t = (n * g.tiles_h + ty) * g.tiles_w + tx;
-                    let mut d = [[[0.0f32; LANES]; T]; T];
-                    for (i, row) in d.iter_mut().enumerate() {
-                        let y = (ty * M + i) as isize - g.pad[0] as isize;
-                        if y < 0 || y >= s.height as isize {
-                            continue;
+                    let x0 = (tx * M) as isize - g.pad[1] as isize;
+                    let inside = y0 >= 0
+                        && x0 >= 0
+                        && y0 + T as isize <= s.height as isize
+                        && x0 + T as isize <= s.width as isize;
+                    let mut d = [[F4::default(); T]; T];
+                    if inside {
+                        let origin = s.offset(n, block, y0, x0) as usize;
+                        for (i, row) in d.iter_mut().enumerate() {
+                            for (j, px) in row.iter_mut().enumerate() {
+                                *px = F4::load(src, origin + i * s.row_stride() + j * LANES);
+                            }
                         }
-                        for (j, px) in row.iter_mut().enumerate() {
-                            let x = (tx * M + j) as isize - g.pad[1] as isize;
-                            if x >= 0 && x < s.width as isize {
-                                let at = s.offset(n, block, y, x) as usize;
-                                px.copy_from_slice(&src[at..at + LANES]);
+                    } else {
+                        for (i, row) in d.iter_mut().enumerate() {
+                            let y = y0 + i as isize;
+                            for (j, px) in row.iter_mut().enumerate() {
+                                let x = x0 + j as isize;
+                                if (0..s.height as isize).contains(&y) && (0..s.width as isize).contains(&x) {
+                                    *px = F4::load(src, s.offset(n, block, y, x) as usize);
+                                }
                             }
                         }
                     }
-                    // Bᵀ d B: rows first, then columns.
-                    let mut rows = [[[0.0f32; LANES]; T]; T];
-                    for j in 0..T {
-                        let column: [Vec4; T] = std::array::from_fn(|i| d[i][j]);
-                        let transformed = input_column(&column);
-                        for i in 0..T {
-                            rows[i][j] = transformed[i];
-                        }
-                    }
-                    for (i, row) in rows.iter().enumerate() {
-                        let transformed = input_column(row);
-                        for (j, value) in transformed.iter().enumerate() {
-                            let at = ((i * T + j) * tiles + t) * LANES;
-                            out[at..at + LANES].copy_from_slice(value);
+                    // Bᵀ d B: columns first, then rows.
+                    let columns: [[F4; T]; T] =
+                        std::array::from_fn(|j| input_column(&std::array::from_fn(|i| d[i][j])));
+                    for i in 0..T {
+                        let row = input_column(&std::array::from_fn(|j| columns[j][i]));
+                        for (j, value) in row.iter().enumerate() {
+                            value.store(out, ((i * T + j) * tiles + t) * LANES);
                         }
                     }
                 }
@@ -171,43 +215,36 @@ pub(crate) fn transform_output(
         let sample = &mut dst[n * d.sample_stride()..(n + 1) * d.sample_stride()];
         sample.par_chunks_mut(d.block_stride()).enumerate().for_each(|(block, plane)| {
             let mb = &m[block * T * T * tiles * LANES..][..T * T * tiles * LANES];
-            let b: Vec4 = std::array::from_fn(|lane| bias[block * LANES + lane]);
+            let b = F4::load(bias, block * LANES);
             for ty in 0..g.tiles_h {
                 for tx in 0..g.tiles_w {
                     let t = (n * g.tiles_h + ty) * g.tiles_w + tx;
-                    let read = |i: usize, j: usize| -> Vec4 {
-                        let at = ((i * T + j) * tiles + t) * LANES;
-                        std::array::from_fn(|lane| mb[at + lane])
-                    };
-                    let columns: [[Vec4; M]; T] = std::array::from_fn(|j| {
-                        let column: [Vec4; T] = std::array::from_fn(|i| read(i, j));
-                        output_column(&column)
-                    });
-                    let half: [[Vec4; T]; M] = std::array::from_fn(|i| std::array::from_fn(|j| columns[j][i]));
-                    for (i, row) in half.iter().enumerate() {
+                    let read = |i: usize, j: usize| F4::load(mb, ((i * T + j) * tiles + t) * LANES);
+                    let columns: [[F4; M]; T] =
+                        std::array::from_fn(|j| output_column(&std::array::from_fn(|i| read(i, j))));
+                    for i in 0..M {
                         let y = ty * M + i;
                         if y >= d.height {
                             break;
                         }
-                        let values = output_column(row);
+                        let values = output_column(&std::array::from_fn(|j| columns[j][i]));
                         for (j, value) in values.iter().enumerate() {
                             let x = tx * M + j;
                             if x >= d.width {
                                 break;
                             }
-                            let mut out: Vec4 = std::array::from_fn(|lane| value[lane] + b[lane]);
+                            let mut out = *value + b;
                             for op in epilogue {
                                 match op {
-                                    Epilogue::Act(act) => out.iter_mut().for_each(|v| *v = act.apply(*v)),
+                                    Epilogue::Act(act) => out = activate(*act, out),
                                     Epilogue::Residual(_) => {
                                         let (r, layout) = residual.expect("a residual epilogue has its buffer");
-                                        let at = layout.offset(n, block, y as isize, x as isize) as usize;
-                                        out.iter_mut().zip(&r[at..at + LANES]).for_each(|(v, r)| *v += r);
+                                        out =
+                                            out + F4::load(r, layout.offset(n, block, y as isize, x as isize) as usize);
                                     }
                                 }
                             }
-                            let at = ((y + d.halo[0]) * d.row_stride()) + (x + d.halo[2]) * LANES;
-                            plane[at..at + LANES].copy_from_slice(&out);
+                            out.store(plane, ((y + d.halo[0]) * d.row_stride()) + (x + d.halo[2]) * LANES);
                         }
                     }
                 }
@@ -241,14 +278,14 @@ mod tests {
     #[test]
     fn written_out_transforms_are_lavins_matrices() {
         for k in 0..T {
-            let unit: [Vec4; T] = std::array::from_fn(|i| [if i == k { 1.0 } else { 0.0 }; LANES]);
+            let unit: [F4; T] = std::array::from_fn(|i| F4([if i == k { 1.0 } else { 0.0 }; LANES]));
             let b = input_column(&unit);
             let a = output_column(&unit);
             for r in 0..T {
-                assert_eq!(f64::from(b[r][0]), BT[r][k], "Bᵀ[{r}][{k}]");
+                assert_eq!(f64::from(b[r].0[0]), BT[r][k], "Bᵀ[{r}][{k}]");
             }
             for r in 0..M {
-                assert_eq!(f64::from(a[r][0]), AT[r][k], "Aᵀ[{r}][{k}]");
+                assert_eq!(f64::from(a[r].0[0]), AT[r][k], "Aᵀ[{r}][{k}]");
             }
         }
     }

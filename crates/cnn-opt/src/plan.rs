@@ -52,6 +52,7 @@ impl Act {
         matches!(self, Act::Relu | Act::Relu6 | Act::LeakyRelu(_))
     }
 
+    #[inline]
     pub fn apply(&self, v: f32) -> f32 {
         match *self {
             Act::Relu => v.max(0.0),
