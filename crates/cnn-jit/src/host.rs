@@ -35,47 +35,46 @@ pub(crate) fn split<'a>(
 }
 
 pub(crate) fn pool(kind: PoolKind, p: &Pool2d, src: &[f32], s: &Blocked, dst: &mut [f32], d: &Blocked) {
-    let (in_h, in_w) = (s.height as isize, s.width as isize);
+    // The taps of a window that land inside the input, along one axis: `first..end` in tap
+    // numbers (padding never wins a max and is only counted by `count_pad` averages).
+    let taps = |o: usize, stride: usize, pad: usize, kernel: usize, dilation: usize, len: usize| {
+        let start = (o * stride) as isize - pad as isize;
+        let first = (0..kernel).find(|&u| start + (u * dilation) as isize >= 0).unwrap_or(kernel);
+        let end = (0..kernel).rev().find(|&u| start + ((u * dilation) as isize) < len as isize).map_or(0, |u| u + 1);
+        (start, first, end.max(first))
+    };
     for n in 0..d.batch {
         for b in 0..d.blocks() {
             for oy in 0..d.height {
-                let h0 = (oy * p.stride[0]) as isize - p.pads[0] as isize;
+                let (h0, u0, u1) = taps(oy, p.stride[0], p.pads[0], p.kernel[0], p.dilation[0], s.height);
                 for ox in 0..d.width {
-                    let w0 = (ox * p.stride[1]) as isize - p.pads[2] as isize;
+                    let (w0, v0, v1) = taps(ox, p.stride[1], p.pads[2], p.kernel[1], p.dilation[1], s.width);
                     let mut acc = match kind {
                         PoolKind::Max => [f32::NEG_INFINITY; LANES],
                         PoolKind::Avg { .. } => [0.0; LANES],
                     };
-                    let mut count = 0usize;
-                    for u in 0..p.kernel[0] {
-                        let y = h0 + (u * p.dilation[0]) as isize;
-                        if !(0..in_h).contains(&y) {
-                            continue;
-                        }
-                        for v in 0..p.kernel[1] {
-                            let x = w0 + (v * p.dilation[1]) as isize;
-                            if !(0..in_w).contains(&x) {
-                                continue;
-                            }
-                            let at = s.offset(n, b, y, x) as usize;
-                            let px = &src[at..at + LANES];
-                            count += 1;
-                            for (a, &value) in acc.iter_mut().zip(px) {
-                                match kind {
-                                    PoolKind::Max if value > *a || value.is_nan() => *a = value,
-                                    PoolKind::Max => {}
-                                    PoolKind::Avg { .. } => *a += value,
-                                }
+                    for u in u0..u1 {
+                        // The window's row start may lie in the padding; the taps read do not.
+                        let row = s.offset(n, b, h0 + (u * p.dilation[0]) as isize, w0);
+                        for v in v0..v1 {
+                            let at = (row + (v * p.dilation[1] * LANES) as isize) as usize;
+                            let px: &[f32; LANES] = src[at..at + LANES].try_into().expect("four lanes");
+                            for lane in 0..LANES {
+                                acc[lane] = match kind {
+                                    PoolKind::Max if px[lane] > acc[lane] || px[lane].is_nan() => px[lane],
+                                    PoolKind::Max => acc[lane],
+                                    PoolKind::Avg { .. } => acc[lane] + px[lane],
+                                };
                             }
                         }
                     }
                     if let PoolKind::Avg { count_pad } = kind {
                         let divisor = if count_pad {
-                            let h1 = (h0 + p.kernel[0] as isize).min(in_h + p.pads[1] as isize);
-                            let w1 = (w0 + p.kernel[1] as isize).min(in_w + p.pads[3] as isize);
+                            let h1 = (h0 + p.kernel[0] as isize).min((s.height + p.pads[1]) as isize);
+                            let w1 = (w0 + p.kernel[1] as isize).min((s.width + p.pads[3]) as isize);
                             ((h1 - h0) * (w1 - w0)).max(1) as f32
                         } else {
-                            count.max(1) as f32
+                            ((u1 - u0) * (v1 - v0)).max(1) as f32
                         };
                         acc.iter_mut().for_each(|a| *a /= divisor);
                     }
@@ -198,73 +197,73 @@ pub(crate) fn softmax(src: &[f32], dst: &mut [f32], features: usize) {
     }
 }
 
-/// A dense layer's weights in the order its input is stored: for a blocked input
-/// `[out][block][y][x][lane]` (zero for padding lanes), for a flat one unchanged.
+/// A dense layer's weights transposed into the order its input is stored: row `k` holds the
+/// weight of stored input element `k` for every output. For a blocked input the stored elements
+/// are `[block][y][x][lane]` (rows are zero for padding lanes); for a flat one, the features.
 pub(crate) fn pack_dense(weight: &[f32], out: usize, input: &Layout) -> Vec<f32> {
-    let Layout::Blocked(s) = input else { return weight.to_vec() };
-    let per_out = s.blocks() * s.height * s.width * LANES;
-    let plane = s.height * s.width;
-    let mut packed = vec![0.0; out * per_out];
-    for j in 0..out {
-        for c in 0..s.channels {
-            for p in 0..plane {
-                packed[j * per_out + ((c / LANES) * plane + p) * LANES + c % LANES] =
-                    weight[j * s.channels * plane + c * plane + p];
+    match input {
+        Layout::Blocked(s) => {
+            let plane = s.height * s.width;
+            let per_out = s.channels * plane;
+            let mut packed = vec![0.0; s.blocks() * plane * LANES * out];
+            for c in 0..s.channels {
+                for p in 0..plane {
+                    let k = ((c / LANES) * plane + p) * LANES + c % LANES;
+                    for j in 0..out {
+                        packed[k * out + j] = weight[j * per_out + c * plane + p];
+                    }
+                }
             }
+            packed
+        }
+        Layout::Flat { features, .. } => {
+            let mut packed = vec![0.0; features * out];
+            for k in 0..*features {
+                for j in 0..out {
+                    packed[k * out + j] = weight[j * features + k];
+                }
+            }
+            packed
         }
     }
-    packed
 }
 
-/// `y = act(W x + b)` for each sample; `packed` from [`pack_dense`].
+/// `y = act(W x + b)` for each sample; `packed` from [`pack_dense`]. Each input element adds
+/// its weight row to all outputs (`y += x_k · W[k]`): a loop over contiguous outputs that the
+/// compiler vectorises, with no horizontal sums.
 pub(crate) fn dense(src: &[f32], input: &Layout, packed: &[f32], bias: &[f32], acts: &[Act], dst: &mut [f32]) {
     let out = bias.len();
-    let per_out = packed.len() / out.max(1);
-    let batch = match input {
-        Layout::Blocked(s) => s.batch,
-        Layout::Flat { batch, .. } => *batch,
+    let (batch, runs): (usize, Vec<(usize, usize)>) = match input {
+        // (offset of a run of stored elements in the sample, its length)
+        Layout::Blocked(s) => (
+            s.batch,
+            (0..s.blocks())
+                .flat_map(|b| (0..s.height).map(move |y| (s.offset(0, b, y as isize, 0) as usize, s.width * LANES)))
+                .collect(),
+        ),
+        Layout::Flat { batch, features } => (*batch, vec![(0, *features)]),
+    };
+    let sample_stride = match input {
+        Layout::Blocked(s) => s.sample_stride(),
+        Layout::Flat { features, .. } => *features,
     };
     for n in 0..batch {
-        // The input as contiguous runs, paired with where they start in a packed weight row.
-        let runs: Vec<(&[f32], usize)> = match input {
-            Layout::Blocked(s) => (0..s.blocks())
-                .flat_map(|b| (0..s.height).map(move |y| (b, y)))
-                .map(|(b, y)| {
-                    let at = s.offset(n, b, y as isize, 0) as usize;
-                    (&src[at..at + s.width * LANES], (b * s.height + y) * s.width * LANES)
-                })
-                .collect(),
-            Layout::Flat { features, .. } => vec![(&src[n * features..(n + 1) * features], 0)],
-        };
-        for j in 0..out {
-            let row = &packed[j * per_out..(j + 1) * per_out];
-            let sum: f32 = runs.iter().map(|&(x, start)| dot(x, &row[start..start + x.len()])).sum();
-            let mut v = sum + bias[j];
-            for act in acts {
-                v = act.apply(v);
+        let y = &mut dst[n * out..(n + 1) * out];
+        y.copy_from_slice(bias);
+        let mut k = 0;
+        for &(start, len) in &runs {
+            for &x in &src[n * sample_stride + start..][..len] {
+                let row = &packed[k * out..(k + 1) * out];
+                if x != 0.0 {
+                    y.iter_mut().zip(row).for_each(|(y, w)| *y += x * w);
+                }
+                k += 1;
             }
-            dst[n * out + j] = v;
+        }
+        for act in acts {
+            y.iter_mut().for_each(|v| *v = act.apply(*v));
         }
     }
-}
-
-/// A dot product with eight independent partial sums (so the compiler can keep them in vector
-/// registers), then the tail. Plain multiply and add: `mul_add` is a library call on CPUs the
-/// binary is not compiled for FMA on.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (a8.remainder(), b8.remainder());
-    for (x, y) in a8.zip(b8) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    let mut sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (x, y) in ra.iter().zip(rb) {
-        sum += x * y;
-    }
-    sum
 }
 
 /// A convolution the generated kernels do not cover (grouped with groups that split a block of
