@@ -191,7 +191,10 @@ fn lower_winograd(plan: &Plan, c: &cnn_opt::ConvStep, cache: &mut CodeCache) -> 
         rx,
     };
     let u = winograd::transform_weights(&c.weight, conv.out_channels, conv.in_channels);
-    let packed: Vec<Vec<f32>> = u.iter().map(|u| spec.pack_weights(u, conv.out_channels)).collect();
+    let packed: Vec<Vec<f32>> = {
+        use rayon::prelude::*;
+        u.par_iter().map(|u| spec.pack_weights(u, conv.out_channels)).collect()
+    };
     let zero_bias = vec![0.0; gemm_dst.blocks() * LANES];
     let mut bias = c.bias.clone();
     bias.resize(dst.blocks() * LANES, 0.0);

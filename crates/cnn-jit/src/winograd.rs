@@ -55,28 +55,20 @@ impl Geometry {
 }
 
 /// `U[p]` for each of the 36 positions, as OIHW weights of a 1×1 convolution
-/// (`[out][in]`), from `[out][in][3][3]` weights.
+/// (`[out][in]`), from `[out][in][3][3]` weights: `U[r·6 + c] = Σ_kl G[r][k]·g[k][l]·G[c][l]`,
+/// in f64, one position per task.
 pub(crate) fn transform_weights(weight: &[f32], out_channels: usize, in_channels: usize) -> Vec<Vec<f32>> {
-    let mut u = vec![vec![0.0f32; out_channels * in_channels]; T * T];
-    for o in 0..out_channels {
-        for i in 0..in_channels {
-            let g = &weight[(o * in_channels + i) * 9..][..9];
-            // G g Gᵀ in f64.
-            let mut gg = [[0.0f64; 3]; 6];
-            for (r, row) in gg.iter_mut().enumerate() {
-                for (c, v) in row.iter_mut().enumerate() {
-                    *v = (0..3).map(|k| G[r][k] * f64::from(g[k * 3 + c])).sum();
-                }
-            }
-            for r in 0..T {
-                for c in 0..T {
-                    let v: f64 = (0..3).map(|k| gg[r][k] * G[c][k]).sum();
-                    u[r * T + c][o * in_channels + i] = v as f32;
-                }
-            }
-        }
-    }
-    u
+    (0..T * T)
+        .into_par_iter()
+        .map(|p| {
+            let (r, c) = (p / T, p % T);
+            let coef: [f64; 9] = std::array::from_fn(|kl| G[r][kl / 3] * G[c][kl % 3]);
+            weight[..out_channels * in_channels * 9]
+                .chunks_exact(9)
+                .map(|g| g.iter().zip(&coef).map(|(&w, &k)| f64::from(w) * k).sum::<f64>() as f32)
+                .collect()
+        })
+        .collect()
 }
 
 /// Four lanes with the arithmetic the transforms need, written so that the compiler emits one

@@ -68,8 +68,9 @@ impl ConvSpec {
     pub(crate) fn pack_weights(&self, weight: &[f32], out_channels: usize) -> Vec<f32> {
         let [kh, kw] = self.kernel;
         let taps = kh * kw;
+        use rayon::prelude::*;
         let mut packed = vec![0.0; self.block_tiles() * self.weights_per_tile()];
-        for tile in 0..self.block_tiles() {
+        packed.par_chunks_mut(self.weights_per_tile().max(1)).enumerate().for_each(|(tile, packed)| {
             for ic in 0..self.in_per_group {
                 for tap in 0..taps {
                     for o in 0..self.ocb {
@@ -78,13 +79,13 @@ impl ConvSpec {
                             if oc >= out_channels {
                                 continue;
                             }
-                            let at = (((tile * self.in_per_group + ic) * taps + tap) * self.ocb + o) * LANES + lane;
+                            let at = ((ic * taps + tap) * self.ocb + o) * LANES + lane;
                             packed[at] = weight[(oc * self.in_per_group + ic) * taps + tap];
                         }
                     }
                 }
             }
-        }
+        });
         packed
     }
 
