@@ -8,6 +8,7 @@
 
 use cnn_ir::Pool2d;
 use cnn_opt::{Act, Blocked, Epilogue, Layout, PoolKind, LANES};
+use rayon::prelude::*;
 use std::ops::Range;
 
 /// The destination slice and source slices of one step, split out of the arena. Sources must
@@ -43,28 +44,34 @@ pub(crate) fn pool(kind: PoolKind, p: &Pool2d, src: &[f32], s: &Blocked, dst: &m
         let end = (0..kernel).rev().find(|&u| start + ((u * dilation) as isize) < len as isize).map_or(0, |u| u + 1);
         (start, first, end.max(first))
     };
-    for n in 0..d.batch {
-        for b in 0..d.blocks() {
-            for oy in 0..d.height {
-                let (h0, u0, u1) = taps(oy, p.stride[0], p.pads[0], p.kernel[0], p.dilation[0], s.height);
-                for ox in 0..d.width {
-                    let (w0, v0, v1) = taps(ox, p.stride[1], p.pads[2], p.kernel[1], p.dilation[1], s.width);
-                    let mut acc = match kind {
-                        PoolKind::Max => [f32::NEG_INFINITY; LANES],
-                        PoolKind::Avg { .. } => [0.0; LANES],
-                    };
+    let rows: Vec<_> =
+        (0..d.height).map(|o| taps(o, p.stride[0], p.pads[0], p.kernel[0], p.dilation[0], s.height)).collect();
+    let cols: Vec<_> =
+        (0..d.width).map(|o| taps(o, p.stride[1], p.pads[2], p.kernel[1], p.dilation[1], s.width)).collect();
+    let max = kind == PoolKind::Max;
+    // One output plane (sample, block) per task, in parallel when there is enough work.
+    let work = |(plane, dst): (usize, &mut [f32])| {
+        let (n, b) = (plane / d.blocks(), plane % d.blocks());
+        {
+            for (oy, &(h0, u0, u1)) in rows.iter().enumerate() {
+                for (ox, &(w0, v0, v1)) in cols.iter().enumerate() {
+                    let mut acc = if max { [f32::NEG_INFINITY; LANES] } else { [0.0; LANES] };
                     for u in u0..u1 {
                         // The window's row start may lie in the padding; the taps read do not.
                         let row = s.offset(n, b, h0 + (u * p.dilation[0]) as isize, w0);
                         for v in v0..v1 {
                             let at = (row + (v * p.dilation[1] * LANES) as isize) as usize;
                             let px: &[f32; LANES] = src[at..at + LANES].try_into().expect("four lanes");
-                            for lane in 0..LANES {
-                                acc[lane] = match kind {
-                                    PoolKind::Max if px[lane] > acc[lane] || px[lane].is_nan() => px[lane],
-                                    PoolKind::Max => acc[lane],
-                                    PoolKind::Avg { .. } => acc[lane] + px[lane],
-                                };
+                            if max {
+                                for lane in 0..LANES {
+                                    if px[lane] > acc[lane] || px[lane].is_nan() {
+                                        acc[lane] = px[lane];
+                                    }
+                                }
+                            } else {
+                                for lane in 0..LANES {
+                                    acc[lane] += px[lane];
+                                }
                             }
                         }
                     }
@@ -78,13 +85,22 @@ pub(crate) fn pool(kind: PoolKind, p: &Pool2d, src: &[f32], s: &Blocked, dst: &m
                         };
                         acc.iter_mut().for_each(|a| *a /= divisor);
                     }
-                    let at = d.offset(n, b, oy as isize, ox as isize) as usize;
+                    let at = d.offset(0, 0, oy as isize, ox as isize) as usize;
                     dst[at..at + LANES].copy_from_slice(&acc);
                 }
             }
         }
+    };
+    let work_per_plane = d.height * d.width * p.kernel[0] * p.kernel[1];
+    if d.batch * d.blocks() * work_per_plane < PARALLEL_WORK {
+        dst[..d.len()].chunks_mut(d.block_stride()).enumerate().for_each(work);
+    } else {
+        dst[..d.len()].par_chunks_mut(d.block_stride()).enumerate().for_each(work);
     }
 }
+
+/// Host steps split among threads only above this many operations.
+const PARALLEL_WORK: usize = 200_000;
 
 pub(crate) fn global_pool(max: bool, src: &[f32], s: &Blocked, dst: &mut [f32], d: &Blocked) {
     let area = (s.height * s.width) as f32;
