@@ -147,7 +147,7 @@ fn tile_shape(blocks_per_group: usize) -> (usize, usize) {
     if blocks_per_group.is_multiple_of(3) {
         (3, 4)
     } else if blocks_per_group.is_multiple_of(2) {
-        (2, 5)
+        (2, 6)
     } else {
         (1, 8)
     }
