@@ -177,9 +177,11 @@ pub(crate) fn transform_input(g: &Geometry, src: &[f32], v: &mut [f32]) {
                             }
                         }
                     }
-                    // Bᵀ d B: columns first, then rows.
+                    // Bᵀ d B: columns first, then rows (row `i` gathers element `i` of every
+                    // transformed column, hence the index loop).
                     let columns: [[F4; T]; T] =
                         std::array::from_fn(|j| input_column(&std::array::from_fn(|i| d[i][j])));
+                    #[allow(clippy::needless_range_loop)]
                     for i in 0..T {
                         let row = input_column(&std::array::from_fn(|j| columns[j][i]));
                         for (j, value) in row.iter().enumerate() {
@@ -214,6 +216,7 @@ pub(crate) fn transform_output(
                     let read = |i: usize, j: usize| F4::load(mb, ((i * T + j) * tiles + t) * LANES);
                     let columns: [[F4; M]; T] =
                         std::array::from_fn(|j| output_column(&std::array::from_fn(|i| read(i, j))));
+                    #[allow(clippy::needless_range_loop)] // row `i` gathers element `i` of every column
                     for i in 0..M {
                         let y = ty * M + i;
                         if y >= d.height {
