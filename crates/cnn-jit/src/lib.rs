@@ -439,18 +439,19 @@ impl Executable {
                 let entry = w.entry.expect("finalized");
                 let residual = (src.len() > 1).then(|| (src[1], blocked(srcs[1].1)));
                 winograd::transform_input(&w.geometry, src[0], &mut w.v);
-                let tiles = w.geometry.tiles();
-                for (p, packed) in w.packed.iter().enumerate() {
-                    let at = p * tiles * LANES;
-                    let buffers = runtime::Buffers {
-                        src: &w.v[at..],
-                        weight: packed,
-                        bias: &w.zero_bias,
-                        residual: None,
-                        dst: &mut w.m[at..],
-                    };
-                    runtime::call(entry, &w.extents, w.tasks, buffers, w.macs / 36 >= PARALLEL_MACS);
-                }
+                let stride = w.geometry.tiles() * LANES;
+                let parallel = w.macs / 4 >= PARALLEL_MACS;
+                runtime::call_products(
+                    entry,
+                    &w.extents,
+                    w.tasks,
+                    &w.v,
+                    &w.packed,
+                    &w.zero_bias,
+                    &mut w.m,
+                    stride,
+                    parallel,
+                );
                 let res = residual.as_ref().map(|(d, l)| (*d, l));
                 winograd::transform_output(&w.geometry, &w.m, &w.bias, &c.epilogue, res, dst);
             }

@@ -70,3 +70,66 @@ pub(crate) fn call(kernel: KernelFn, extents: &[Extent; 5], tasks: usize, buffer
     let chunks = tasks.min(threads * 4);
     (0..chunks).into_par_iter().for_each(|c| run(c * tasks / chunks, (c + 1) * tasks / chunks));
 }
+
+/// The 36 matrix products of a Winograd convolution as one parallel job: product `p` runs
+/// `kernel` with source `src[p·stride..]`, weights `weights[p]` and destination
+/// `dst[p·stride..]`, over all its tasks.
+///
+/// The destinations of different products interleave (product `p` writes row `p` of every
+/// block of `[block][36][tiles][4]`), so they cannot be handed out as disjoint slices; the
+/// argument is the kernel's write pattern instead: a product's kernel writes only row 0 of the
+/// view it is given, i.e. row `p`, and its tasks write disjoint blocks of that row.
+#[allow(clippy::too_many_arguments)] // the five buffers of a kernel call, plus how to split it
+pub(crate) fn call_products(
+    kernel: KernelFn,
+    extents: &[Extent; 5],
+    tasks: usize,
+    src: &[f32],
+    weights: &[Vec<f32>],
+    bias: &[f32],
+    dst: &mut [f32],
+    stride: usize,
+    parallel: bool,
+) {
+    for (p, weight) in weights.iter().enumerate() {
+        let lens = [src.len() - p * stride, weight.len(), bias.len(), 0, dst.len() - p * stride];
+        for (extent, len) in extents.iter().zip(lens) {
+            assert!(
+                extent.max_end == 0 || extent.fits(len),
+                "kernel extent {extent:?} outside a buffer of {len} floats"
+            );
+        }
+    }
+    let base = Shared((src.as_ptr(), bias.as_ptr(), dst.as_mut_ptr()));
+    let run = move |p: usize, begin: usize, end: usize| {
+        let b = base;
+        let (src, bias, dst) = b.0;
+        // SAFETY: the extents of every product were checked above against the slices that
+        // start at its offset; sources are read-only and disjoint from `dst`; product `p`'s
+        // tasks `begin..end` write only row `p` of their blocks (see above), which no other
+        // concurrent call writes.
+        unsafe {
+            kernel(
+                src.add(p * stride),
+                weights[p].as_ptr(),
+                bias,
+                std::ptr::null(),
+                dst.add(p * stride),
+                begin as u64,
+                end as u64,
+            )
+        }
+    };
+    let threads = rayon::current_num_threads();
+    if !parallel || threads < 2 {
+        (0..weights.len()).for_each(|p| run(p, 0, tasks));
+        return;
+    }
+    // Whole products per job, with tasks split only when there are fewer products than threads.
+    let jobs = weights.len() * tasks.min(2);
+    (0..jobs).into_par_iter().for_each(|j| {
+        let (p, part) = (j / tasks.min(2), j % tasks.min(2));
+        let parts = tasks.min(2);
+        run(p, part * tasks / parts, (part + 1) * tasks / parts);
+    });
+}
