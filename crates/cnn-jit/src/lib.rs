@@ -92,6 +92,8 @@ pub struct Executable {
     /// Distinct kernels compiled, and layers that reused one.
     pub kernels_compiled: usize,
     pub kernels_reused: usize,
+    /// Where compilation spent its time.
+    pub phases: Vec<(&'static str, std::time::Duration)>,
     // Owns the generated code the entry points in `work` point into.
     _code: CodeCache,
 }
@@ -102,7 +104,9 @@ const PARALLEL_MACS: u64 = 300_000;
 
 /// Compile `graph` (concrete sizes, as the checker lowered it) with `weights`.
 pub fn compile(graph: &Graph, weights: &Weights, options: CodegenOptions) -> Result<Executable, JitError> {
+    let start = std::time::Instant::now();
     let plan = cnn_opt::build(graph, &weights.values).map_err(JitError::Plan)?;
+    let planned = start.elapsed();
     let mut cache = CodeCache::new(options).map_err(JitError::Codegen)?;
     let mut work = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
@@ -112,6 +116,7 @@ pub fn compile(graph: &Graph, weights: &Weights, options: CodegenOptions) -> Res
         };
         work.push(lowered.map_err(JitError::Codegen)?);
     }
+    let lowered = start.elapsed();
     let entries = cache.finalize().map_err(JitError::Codegen)?;
     for w in &mut work {
         match w {
@@ -122,7 +127,14 @@ pub fn compile(graph: &Graph, weights: &Weights, options: CodegenOptions) -> Res
     }
     let arena = vec![0.0; plan.arena_len];
     let (kernels_compiled, kernels_reused) = (cache.misses, cache.hits);
+    let phases = vec![
+        ("plan (fold, fuse, lay out)", planned),
+        ("weight packing", (lowered - planned).saturating_sub(cache.codegen_time)),
+        ("code generation", cache.codegen_time),
+        ("finalize code", start.elapsed() - lowered),
+    ];
     Ok(Executable {
+        phases,
         graph: graph.clone(),
         weights: weights.clone(),
         plan,
@@ -191,10 +203,7 @@ fn lower_winograd(plan: &Plan, c: &cnn_opt::ConvStep, cache: &mut CodeCache) -> 
         rx,
     };
     let u = winograd::transform_weights(&c.weight, conv.out_channels, conv.in_channels);
-    let packed: Vec<Vec<f32>> = {
-        use rayon::prelude::*;
-        u.par_iter().map(|u| spec.pack_weights(u, conv.out_channels)).collect()
-    };
+    let packed = winograd::pack_products(&u, &spec, conv.out_channels);
     let zero_bias = vec![0.0; gemm_dst.blocks() * LANES];
     let mut bias = c.bias.clone();
     bias.resize(dst.blocks() * LANES, 0.0);

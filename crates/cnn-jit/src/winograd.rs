@@ -54,19 +54,46 @@ impl Geometry {
     }
 }
 
-/// `U[p]` for each of the 36 positions, as OIHW weights of a 1×1 convolution
-/// (`[out][in]`), from `[out][in][3][3]` weights: `U[r·6 + c] = Σ_kl G[r][k]·g[k][l]·G[c][l]`,
-/// in f64, one position per task.
-pub(crate) fn transform_weights(weight: &[f32], out_channels: usize, in_channels: usize) -> Vec<Vec<f32>> {
+/// `U = G g Gᵀ` of every filter, `[out][36][in]`: for each output channel (one task each),
+/// `G g` (6×3) and then `(G g) Gᵀ` (6×6) per input channel, in f64.
+pub(crate) fn transform_weights(weight: &[f32], out_channels: usize, in_channels: usize) -> Vec<f32> {
+    let mut u = vec![0.0f32; out_channels * T * T * in_channels];
+    u.par_chunks_mut(T * T * in_channels).enumerate().for_each(|(o, u)| {
+        for i in 0..in_channels {
+            let g = &weight[(o * in_channels + i) * 9..][..9];
+            let mut gg = [[0.0f64; 3]; T];
+            for (r, row) in gg.iter_mut().enumerate() {
+                for (c, v) in row.iter_mut().enumerate() {
+                    *v = G[r][0] * f64::from(g[c]) + G[r][1] * f64::from(g[3 + c]) + G[r][2] * f64::from(g[6 + c]);
+                }
+            }
+            for r in 0..T {
+                for c in 0..T {
+                    let v = gg[r][0] * G[c][0] + gg[r][1] * G[c][1] + gg[r][2] * G[c][2];
+                    u[(r * T + c) * in_channels + i] = v as f32;
+                }
+            }
+        }
+    });
+    u
+}
+
+/// The 36 products' weights packed for `spec` from `[out][36][in]`, one position per task.
+pub(crate) fn pack_products(u: &[f32], spec: &crate::codegen::conv::ConvSpec, out_channels: usize) -> Vec<Vec<f32>> {
+    let in_channels = spec.in_per_group;
     (0..T * T)
         .into_par_iter()
         .map(|p| {
-            let (r, c) = (p / T, p % T);
-            let coef: [f64; 9] = std::array::from_fn(|kl| G[r][kl / 3] * G[c][kl % 3]);
-            weight[..out_channels * in_channels * 9]
-                .chunks_exact(9)
-                .map(|g| g.iter().zip(&coef).map(|(&w, &k)| f64::from(w) * k).sum::<f64>() as f32)
-                .collect()
+            let per_tile = in_channels * spec.ocb * LANES;
+            let mut packed = vec![0.0f32; spec.block_tiles() * per_tile];
+            for oc in 0..out_channels {
+                let (tile, o, lane) = (oc / (spec.ocb * LANES), (oc / LANES) % spec.ocb, oc % LANES);
+                let row = &u[(oc * T * T + p) * in_channels..][..in_channels];
+                for (ic, &v) in row.iter().enumerate() {
+                    packed[tile * per_tile + (ic * spec.ocb + o) * LANES + lane] = v;
+                }
+            }
+            packed
         })
         .collect()
 }

@@ -365,6 +365,8 @@ impl Report<'_> {
             unshared as f64 / 1024.0
         );
         println!("  kernels      {:>10} compiled, {} layers reused one", exe.kernels_compiled, exe.kernels_reused);
+        let phases: Vec<String> = exe.phases.iter().map(|(name, t)| format!("{name} {:.1} ms", ms(*t))).collect();
+        println!("  JIT phases   {}", phases.join(", "));
         println!();
         println!("  {:>9}  {:>7}  {:<30} layers", "time ms", "GFLOP/s", "how");
         for (step, time) in exe.steps().iter().zip(&self.layer_times) {

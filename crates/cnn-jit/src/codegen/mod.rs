@@ -87,6 +87,8 @@ pub(crate) struct CodeCache {
     /// Distinct kernels compiled, and requests served from the cache.
     pub(crate) misses: usize,
     pub(crate) hits: usize,
+    /// Time spent generating code.
+    pub(crate) codegen_time: std::time::Duration,
 }
 
 impl CodeCache {
@@ -96,7 +98,15 @@ impl CodeCache {
         let isa_builder = cranelift_native::builder().map_err(|e| CodegenError::Isa(e.to_string()))?;
         let isa = isa_builder.finish(settings::Flags::new(flags)).map_err(|e| CodegenError::Isa(e.to_string()))?;
         let module = JITModule::new(JITBuilder::with_isa(isa, cranelift_module::default_libcall_names()));
-        Ok(CodeCache { module, compiled: HashMap::new(), pending: Vec::new(), options, misses: 0, hits: 0 })
+        Ok(CodeCache {
+            module,
+            compiled: HashMap::new(),
+            pending: Vec::new(),
+            options,
+            misses: 0,
+            hits: 0,
+            codegen_time: std::time::Duration::ZERO,
+        })
     }
 
     /// The function for `spec`, compiled now unless an identical one was.
@@ -107,6 +117,7 @@ impl CodeCache {
             return Ok(id);
         }
         self.misses += 1;
+        let start = std::time::Instant::now();
         let ptr = self.module.target_config().pointer_type();
         let mut ctx = self.module.make_context();
         for _ in 0..5 {
@@ -136,6 +147,7 @@ impl CodeCache {
         self.module.clear_context(&mut ctx);
         self.compiled.insert(key, id);
         self.pending.push(id);
+        self.codegen_time += start.elapsed();
         Ok(id)
     }
 
