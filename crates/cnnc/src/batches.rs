@@ -71,7 +71,7 @@ impl ImageRun<'_> {
             let batch = inputs::load_image_batch(group, channels, resize, self.normalize)?;
             let graph = if group.len() == chunk { graph.clone() } else { graph.with_batch(group.len()) };
             let result = pool
-                .install(|| crate::engine::execute(&graph, &weights, &[batch], self.args.backend, self.args.verify))
+                .install(|| crate::engine::execute(&graph, &weights, &[batch], self.args.engine()))
                 .map_err(RunFailure::Usage)?;
             append(&mut outputs, result);
             if progress {

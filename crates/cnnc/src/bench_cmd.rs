@@ -36,6 +36,10 @@ pub(crate) struct BenchArgs {
     threads: usize,
     #[arg(long, value_enum, default_value_t = Backend::Jit)]
     backend: Backend,
+    /// Emit an explicit bounds check before every memory access of the generated code (slow;
+    /// for debugging).
+    #[arg(long)]
+    bounds_checks: bool,
     /// Time runs for at least this many seconds (and at least 10 runs).
     #[arg(long, default_value_t = 1.0)]
     seconds: f64,
@@ -129,7 +133,7 @@ fn bench(args: &BenchArgs) -> Result<(), RunFailure> {
     let weights_file = args.weights.as_deref().map(crate::weights::read_weight_file).transpose()?;
     let weights = weights_for(&graph, weights_file.as_ref(), &source, &model, args.seed, color)?;
     let mut runner = match args.backend {
-        Backend::Jit => Runner::Jit(Box::new(crate::engine::compile(&graph, &weights)?)),
+        Backend::Jit => Runner::Jit(Box::new(crate::engine::compile(&graph, &weights, args.bounds_checks)?)),
         Backend::Reference => Runner::Reference(graph.clone(), weights),
     };
     let compile = start.elapsed();

@@ -7,19 +7,28 @@ use cnn_io::HostTensor;
 use cnn_ir::Graph;
 use cnn_runtime::{reference, Weights};
 
+/// How to run a model.
+#[derive(Clone, Copy)]
+pub(crate) struct Options {
+    pub(crate) backend: Backend,
+    /// Run the reference too and print each JIT step's error against it.
+    pub(crate) verify: bool,
+    /// Explicit bounds checks in the generated code.
+    pub(crate) bounds_checks: bool,
+}
+
 /// Outputs of `graph` on `inputs`; with `verify`, also prints the per-step comparison to stderr.
 pub(crate) fn execute(
     graph: &Graph,
     weights: &Weights,
     inputs: &[HostTensor],
-    backend: Backend,
-    verify: bool,
+    options: Options,
 ) -> Result<Vec<HostTensor>, String> {
-    match backend {
+    match options.backend {
         Backend::Reference => reference::run(graph, weights, inputs).map_err(|e| e.to_string()),
         Backend::Jit => {
-            let mut exe = compile(graph, weights)?;
-            if !verify {
+            let mut exe = compile(graph, weights, options.bounds_checks)?;
+            if !options.verify {
                 return exe.run(inputs).map_err(|e| e.to_string());
             }
             let expected = reference::run_all(graph, weights, inputs).map_err(|e| e.to_string())?;
@@ -39,8 +48,8 @@ pub(crate) fn execute(
     }
 }
 
-pub(crate) fn compile(graph: &Graph, weights: &Weights) -> Result<cnn_jit::Executable, String> {
-    cnn_jit::compile(graph, weights, cnn_jit::JitOptions::default())
+pub(crate) fn compile(graph: &Graph, weights: &Weights, bounds_checks: bool) -> Result<cnn_jit::Executable, String> {
+    cnn_jit::compile(graph, weights, cnn_jit::JitOptions { bounds_checks, ..cnn_jit::JitOptions::default() })
         .map_err(|e| format!("cannot compile `{}` for the JIT backend: {e}", graph.name))
 }
 

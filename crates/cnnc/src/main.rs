@@ -135,6 +135,10 @@ pub(crate) struct RunArgs {
     /// Also run the reference backend and print, per JIT step, the largest error against it.
     #[arg(long)]
     verify: bool,
+    /// Emit an explicit bounds check before every memory access of the generated code (slow;
+    /// for debugging: an access outside its buffer stops the process).
+    #[arg(long)]
+    bounds_checks: bool,
     /// Seed of the default initialisation when no weights are given.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -165,6 +169,12 @@ pub(crate) struct RunArgs {
     /// When to use colour in diagnostics.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+}
+
+impl RunArgs {
+    pub(crate) fn engine(&self) -> engine::Options {
+        engine::Options { backend: self.backend, verify: self.verify, bounds_checks: self.bounds_checks }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

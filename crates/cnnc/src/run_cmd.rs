@@ -68,8 +68,7 @@ fn run_inner(args: &RunArgs) -> Result<(), RunFailure> {
             let graph = bound_graph(&source, &bindings, args.model_name.as_deref(), color)?;
             let weights = weights_for(&graph, weights_file.as_ref(), &source, &model, args.seed, color)?;
             let tensors: Vec<HostTensor> = arrays.into_iter().map(|(_, t)| t).collect();
-            let outputs =
-                pool.install(|| crate::engine::execute(&graph, &weights, &tensors, args.backend, args.verify))?;
+            let outputs = pool.install(|| crate::engine::execute(&graph, &weights, &tensors, args.engine()))?;
             let names: Vec<String> =
                 (0..outputs.first().map_or(0, |o| o.shape[0])).map(|i| format!("sample {i}")).collect();
             (outputs, names)
