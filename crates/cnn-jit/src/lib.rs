@@ -425,8 +425,16 @@ impl Executable {
         let ranges: Vec<_> = srcs.iter().map(|(r, _)| r.clone()).collect();
         let (dst, src) = host::split(&mut self.arena, range(dst_slot), &ranges);
         if let Layout::Blocked(b) = dst_layout {
-            if b.halo != [0; 4] || b.channels % LANES != 0 {
+            // Kernels, pooling and element-wise steps write all four lanes of every interior
+            // pixel (zeros in the padding lanes, since their inputs and weights are zero there);
+            // the steps below write only the real channels.
+            let writes_real_channels_only =
+                matches!(step.kind, StepKind::Load { .. } | StepKind::Concat { .. } | StepKind::Fallback { .. })
+                    || matches!(self.work[index], Work::HostConv);
+            if writes_real_channels_only && b.channels % LANES != 0 {
                 b.clear_border(dst);
+            } else if b.halo != [0; 4] {
+                b.clear_halo(dst);
             }
         }
         let layout = |s: usize| slots[s].layout;

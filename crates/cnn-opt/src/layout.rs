@@ -103,6 +103,15 @@ impl Blocked {
     /// Zero everything but the interior's real channels: the halo, and the padding lanes of the
     /// last block (kernels read both and rely on them being zero).
     pub fn clear_border(&self, data: &mut [f32]) {
+        self.clear(data, true);
+    }
+
+    /// Zero the halo only, for steps that write all four lanes of every interior pixel.
+    pub fn clear_halo(&self, data: &mut [f32]) {
+        self.clear(data, false);
+    }
+
+    fn clear(&self, data: &mut [f32], lanes: bool) {
         let rs = self.row_stride();
         let (top, bottom, left) = (self.halo[0], self.halo[1], self.halo[2]);
         let padded_h = self.height + top + bottom;
@@ -118,7 +127,7 @@ impl Blocked {
                     row[..left * LANES].fill(0.0);
                     row[(left + self.width) * LANES..].fill(0.0);
                     let used = self.channels - b * LANES;
-                    if used < LANES {
+                    if lanes && used < LANES {
                         for px in row[left * LANES..(left + self.width) * LANES].chunks_exact_mut(LANES) {
                             px[used..].fill(0.0);
                         }
