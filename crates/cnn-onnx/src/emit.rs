@@ -139,7 +139,11 @@ pub(crate) fn emit(
     let mut names: HashMap<String, String> = HashMap::new();
     let mut lines = vec![header.to_string(), String::new(), format!("model {} {{", identifier(model_name))];
     for input in inputs {
-        let name = unique(&identifier(&input.onnx_name), &mut used);
+        // An input called `input` (PyTorch's default) cannot keep its name: `input` is a keyword.
+        let base = identifier(&input.onnx_name);
+        let base =
+            if base.ends_with('_') && KEYWORDS.contains(&base.trim_end_matches('_')) { "x".into() } else { base };
+        let name = unique(&base, &mut used);
         let shape = shape_text(&input.shape).unwrap_or_default();
         lines.push(format!("  input {name}: {shape}"));
         names.insert(input.onnx_name.clone(), name);
@@ -147,6 +151,7 @@ pub(crate) fn emit(
     lines.push(String::new());
     let referenced = referenced(inputs, &statements, outputs);
     let mut rows: Vec<(String, String, String)> = Vec::new();
+    let mut groups: Vec<String> = Vec::new();
     let mut weights = Vec::new();
     let mut prev = inputs.last().map(|i| i.onnx_name.clone()).unwrap_or_default();
     let mut prev_shape: Vec<Int> = inputs.last().map(|i| i.shape.clone()).unwrap_or_default();
@@ -185,6 +190,7 @@ pub(crate) fn emit(
             .map(|s| format!("// {s}"))
             .unwrap_or_default();
         rows.push((name.clone(), format!("{from}{call}"), comment));
+        groups.push(group_of(&statement.path));
         for (suffix, shape, values) in &statement.weights {
             weights.push(NamedTensor { key: format!("{name}.{suffix}"), shape: shape.clone(), values: values.clone() });
         }
@@ -196,7 +202,10 @@ pub(crate) fn emit(
     }
     let width = rows.iter().map(|(n, _, _)| n.len()).max().unwrap_or(0).min(24);
     let call_width = rows.iter().map(|(_, c, _)| c.chars().count()).max().unwrap_or(0).min(56);
-    for (name, call, comment) in rows {
+    for (index, (name, call, comment)) in rows.into_iter().enumerate() {
+        if index > 0 && groups[index] != groups[index - 1] {
+            lines.push(String::new());
+        }
         let head = if name.is_empty() { format!("{:width$}   ", "") } else { format!("{name:width$} = ") };
         let line =
             if comment.is_empty() { format!("{head}{call}") } else { format!("{head}{call:call_width$}  {comment}") };
@@ -210,6 +219,16 @@ pub(crate) fn emit(
     let text = lines.join("\n") + "\n";
     verify(&text, &weights)?;
     Ok(Imported { text, weights })
+}
+
+/// The block a layer belongs to, for blank lines between blocks: `layer1.0` for
+/// `layer1.0.conv1` (a numbered module in a sequence), nothing for top-level layers.
+fn group_of(path: &str) -> String {
+    let parts: Vec<&str> = path.split('.').collect();
+    match parts.as_slice() {
+        [first, index, _, ..] if index.parse::<u32>().is_ok() => format!("{first}.{index}"),
+        _ => String::new(),
+    }
 }
 
 /// The ONNX values some statement refers to by name (not as the previous output).

@@ -236,7 +236,7 @@ fn reshape(data: &Const, shape: Option<&Const>) -> Result<Const, String> {
     }
     let known = element_count(&dims)?;
     if let Some(i) = infer {
-        if known == 0 || count % known != 0 {
+        if known == 0 || !count.is_multiple_of(known) {
             return Err("Reshape's -1 cannot be inferred".into());
         }
         dims[i] = count / known;

@@ -259,7 +259,7 @@ fn conv(ctx: &Ctx<'_>) -> Result<Translated, String> {
     let channels = known(&shape[1]).ok_or("the channel count is unknown")? as usize;
     let groups = ctx.attrs.int("group").unwrap_or(1);
     let groups = usize::try_from(groups).ok().filter(|g| *g >= 1).ok_or("`group` must be at least 1")?;
-    if channels % groups != 0 || channels / groups != per_group || out % groups != 0 {
+    if !channels.is_multiple_of(groups) || channels / groups != per_group || !out.is_multiple_of(groups) {
         return Err(format!("weight {:?} does not fit {channels} input channels in {groups} groups", weight.dims));
     }
     let kernel = [kh as u64, kw as u64];

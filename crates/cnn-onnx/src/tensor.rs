@@ -122,7 +122,7 @@ pub(crate) fn decode(tensor: &TensorProto) -> Result<Const, String> {
     let data_type = tensor.data_type.unwrap_or(0);
     let data = match DataType::try_from(data_type).unwrap_or(DataType::Undefined) {
         DataType::Float => Data::Float(match raw {
-            Some(raw) => fixed::<4, _>(raw, count, |b| f32::from_le_bytes(b)).map_err(what)?,
+            Some(raw) => fixed::<4, _>(raw, count, f32::from_le_bytes).map_err(what)?,
             None => exact(tensor.float_data.clone(), count).map_err(what)?,
         }),
         DataType::Double => Data::Float(match raw {

@@ -20,7 +20,8 @@ pub(crate) fn import(model: &Path, output: Option<&Path>, weights_out: Option<&P
         Ok(bytes) => bytes,
         Err(message) => return fail(2, &message),
     };
-    let stem = model.file_stem().and_then(|s| s.to_str()).unwrap_or("imported");
+    // The model is named after the file written, or else the file read.
+    let stem = output.unwrap_or(model).file_stem().and_then(|s| s.to_str()).unwrap_or("imported");
     let imported = match cnn_onnx::import(&bytes, stem) {
         Ok(imported) => imported,
         Err(error @ ImportError::Malformed(_)) => return fail(2, &format!("`{}`: {error}", model.display())),
@@ -67,7 +68,7 @@ fn export_inner(args: &ExportArgs<'_>) -> Result<(), RunFailure> {
     let mut bindings = args.dim.to_vec();
     let mut batch_symbol = None;
     let mut unbound = Vec::new();
-    for (index, &input) in model.inputs.iter().enumerate() {
+    for &input in &model.inputs {
         for (axis, dim) in model.tensors[input].shape.iter().flatten().enumerate() {
             if let Dim::Sym(_) = dim {
                 let symbol = dim.to_string();
@@ -77,7 +78,6 @@ fn export_inner(args: &ExportArgs<'_>) -> Result<(), RunFailure> {
                         bindings.push((symbol, 1));
                     }
                 } else if !bindings.iter().any(|(s, _)| *s == symbol) && !unbound.contains(&symbol) {
-                    let _ = index;
                     unbound.push(symbol);
                 }
             }
