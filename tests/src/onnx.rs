@@ -8,6 +8,8 @@
 //! - The suite: `tests/fixtures/bench/*/model.onnx` (and `target/bench-suite/{resnet18_b1,
 //!   mobilenet_block_b1}` when `tools/bench_fixtures.sh` has made them) imported and run must
 //!   give ONNX Runtime's `expected.npy` within `max|y − e| ≤ 1e-4 · max(1, max|e|)`.
+//! - Robustness: every prefix and thousands of one-byte mutations of two small models import
+//!   without panicking.
 //! - Errors: each `tests/fixtures/onnx/*.onnx` (made by `make_fixtures.py` there) has a
 //!   `.expected` file: `malformed`, or `unsupported` and one `name (OpType)` line per node the
 //!   error must list, in order.
@@ -266,6 +268,25 @@ fn import_errors_name_every_problem() {
             }
             ("ok", Ok(_)) => {}
             (kind, result) => panic!("{name}: expected {kind}, got {:?}", result.map(|i| i.text)),
+        }
+    }
+}
+
+/// Bad bytes are an error, never a panic: every prefix of two small models, and each of their
+/// bytes changed in turn.
+#[test]
+fn truncated_and_mutated_models_never_panic() {
+    for fixture in ["shape_chain_flatten.onnx", "unsupported_ops.onnx"] {
+        let bytes = std::fs::read(root().join("tests/fixtures/onnx").join(fixture)).expect("fixture");
+        for end in 0..bytes.len() {
+            let _ = cnn_onnx::import(&bytes[..end], "prefix");
+        }
+        for position in 0..bytes.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut mutated = bytes.clone();
+                mutated[position] ^= flip;
+                let _ = cnn_onnx::import(&mutated, "mutated");
+            }
         }
     }
 }

@@ -481,6 +481,7 @@ fn flatten(ctx: &Ctx<'_>) -> Result<Translated, String> {
 
 fn reshape(ctx: &Ctx<'_>) -> Result<Translated, String> {
     let (_, shape) = data(ctx)?;
+    check_rank(shape, None)?;
     let target = constant(ctx, 1, "shape")?.ok_or("it has no shape")?.int_values()?;
     let flat = flatten_shape(shape);
     let batch_ok = |d: &Int| match d {
