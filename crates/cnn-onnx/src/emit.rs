@@ -70,7 +70,9 @@ fn layer_path(name: &str) -> (String, bool) {
         if parts.len() > 1 {
             parts.pop();
         }
+        // A scope is either fully qualified (`layer1.0`) or one attribute name (`conv1`).
         return match parts.as_slice() {
+            [.., parent, last] if last.starts_with(&format!("{parent}.")) => (last.to_string(), false),
             [.., parent, last] if parent.contains('.') || parts.len() == 2 => (format!("{parent}.{last}"), false),
             [.., last] => (last.to_string(), false),
             [] => (String::new(), false),
@@ -282,4 +284,28 @@ fn verify(text: &str, weights: &[NamedTensor]) -> Result<(), ImportError> {
         )]));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{identifier, layer_path};
+
+    #[test]
+    fn node_names_become_layer_paths() {
+        assert_eq!(layer_path("/layer1/layer1.0/conv1/Conv"), ("layer1.0.conv1".to_string(), false));
+        assert_eq!(layer_path("/conv1/Conv"), ("conv1".to_string(), false));
+        assert_eq!(layer_path("/features/features.0/features.0.0/Conv"), ("features.0.0".to_string(), false));
+        assert_eq!(layer_path("/layer1/layer1.0/Add"), ("layer1.0".to_string(), false));
+        assert_eq!(layer_path("layer1.0.(relu)"), ("layer1.0".to_string(), true));
+        assert_eq!(layer_path("(relu)"), (String::new(), true));
+        assert_eq!(layer_path("fc1"), ("fc1".to_string(), false));
+    }
+
+    #[test]
+    fn paths_become_identifiers() {
+        assert_eq!(identifier("layer1.0.conv1"), "layer1_0_conv1");
+        assert_eq!(identifier("0"), "layer_0");
+        assert_eq!(identifier("input"), "input_");
+        assert_eq!(identifier("onnx::Conv_12"), "onnx_Conv_12");
+    }
 }
