@@ -11,8 +11,8 @@
 #   2. runs ../shared/bench/make_suite.py into target/bench-suite (deterministic: the same
 #      bytes on every run). Every model stays there, resnet18_b1 and lenet5_b256 included,
 #      for tests that use them when present.
-#   3. copies weights.safetensors, input.npy, expected.npy, expected_f64.npy and meta.json of
-#      the small models into tests/fixtures/bench/<model>/ (not model.onnx: cnnc does not read it)
+#   3. copies weights.safetensors, input.npy, expected.npy, expected_f64.npy, meta.json and
+#      model.onnx (for `cnnc import`'s tests) of the small models into tests/fixtures/bench/<model>/
 #      and checks that each expected.npy has the shape in meta.json and agrees with
 #      expected_f64.npy within the suite README's bound (3e-6 absolute).
 #
@@ -27,7 +27,7 @@ VENV="${BENCH_VENV:-$ROOT/target/venv-bench}"
 SUITE="$ROOT/target/bench-suite"
 DEST="$ROOT/tests/fixtures/bench"
 SMALL_MODELS=(lenet5_b1 vgg_block_b1 resnet_basic_b1 alexnet_conv1_b1 overhead_probe)
-FILES=(weights.safetensors input.npy expected.npy expected_f64.npy meta.json)
+FILES=(weights.safetensors input.npy expected.npy expected_f64.npy meta.json model.onnx)
 
 [ -f "$BENCH/make_suite.py" ] || { echo "error: $BENCH/make_suite.py not found (set BENCH_DIR)" >&2; exit 2; }
 

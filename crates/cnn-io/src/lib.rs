@@ -1,5 +1,5 @@
 //! Tensor file formats: NumPy `.npy` (read and write) and `.npz` (write), safetensors weight
-//! files, and PNG/JPEG images, all to and from plain f32 [`HostTensor`]s.
+//! files (read and write), and PNG/JPEG images, all to and from plain f32 [`HostTensor`]s.
 //!
 //! Everything here parses bytes the caller has read; nothing opens files. Every size that a
 //! file declares is checked against the bytes actually present before anything is allocated,
@@ -13,7 +13,7 @@ mod weights;
 pub use image_input::{decode_image, Normalize};
 pub use npy::{read_npy, write_npy, NpyArray};
 pub use npz::write_npz;
-pub use weights::{Dtype, WeightFile, WeightTensor};
+pub use weights::{write_safetensors, Dtype, WeightFile, WeightTensor};
 
 use std::fmt;
 

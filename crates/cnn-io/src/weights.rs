@@ -97,6 +97,25 @@ impl WeightFile {
     }
 }
 
+/// A safetensors file of f32 tensors `(key, shape, values)`, in the layout PyTorch's
+/// `save_file` writes (keys sorted). Fails if a tensor's values do not match its shape.
+pub fn write_safetensors(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Result<Vec<u8>, IoError> {
+    let malformed = |detail: String| IoError::Malformed { format: "safetensors", detail };
+    let bytes: Vec<(&str, &[usize], Vec<u8>)> = tensors
+        .iter()
+        .map(|(key, shape, values)| {
+            (key.as_str(), shape.as_slice(), values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        })
+        .collect();
+    let mut views = Vec::with_capacity(bytes.len());
+    for (key, shape, data) in &bytes {
+        let view = safetensors::tensor::TensorView::new(StDtype::F32, shape.to_vec(), data)
+            .map_err(|e| malformed(format!("`{key}`: {e}")))?;
+        views.push((*key, view));
+    }
+    safetensors::serialize(views, None).map_err(|e| malformed(e.to_string()))
+}
+
 fn other_name(dtype: StDtype) -> &'static str {
     match dtype {
         StDtype::BOOL => "BOOL",

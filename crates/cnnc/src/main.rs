@@ -2,7 +2,8 @@
 //! prints what they return; it is the only crate that touches the terminal or exits.
 //!
 //! Exit codes: 0 no errors (warnings allowed), 1 the model has errors (or does not fit its
-//! weights or inputs' sizes), 2 a file cannot be read or is malformed, or the command line is
+//! weights or inputs' sizes; or, for `import` and `export`, cannot be translated), 2 a file
+//! cannot be read or is malformed (including a malformed ONNX file), or the command line is
 //! wrong.
 
 mod batches;
@@ -14,6 +15,7 @@ mod fmt_cmd;
 mod graph_cmd;
 mod inputs;
 mod json;
+mod onnx_cmd;
 mod outputs;
 mod preprocess;
 mod report;
@@ -70,6 +72,42 @@ enum Command {
         /// Write the drawing here instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// When to use colour in diagnostics.
+        #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+        color: ColorChoice,
+    },
+    /// Translate an ONNX model into a `.cnn` file and a safetensors file of its weights.
+    Import {
+        /// The `.onnx` file.
+        model: PathBuf,
+        /// Where to write the `.cnn` file (default: the model's path with `.cnn`).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Where to write the weights (default: the `.cnn` path with `.safetensors`).
+        #[arg(long)]
+        weights_out: Option<PathBuf>,
+    },
+    /// Write a model as ONNX (opset 17), with its weights or PyTorch's default initialisation.
+    Export {
+        /// The `.cnn` file.
+        model: PathBuf,
+        /// The ONNX file to write.
+        #[arg(long, required = true)]
+        onnx: PathBuf,
+        /// Weights (safetensors, PyTorch state_dict keys); without it, the seeded default
+        /// initialisation `cnnc run` uses.
+        #[arg(long, short)]
+        weights: Option<PathBuf>,
+        /// Seed of the default initialisation when no weights are given.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Which model of the file to export (default: the first).
+        #[arg(long)]
+        model_name: Option<String>,
+        /// Give a symbolic dimension a value, e.g. `--dim H=224` (repeatable); the batch may
+        /// stay symbolic.
+        #[arg(long, value_parser = parse_binding)]
+        dim: Vec<(String, u64)>,
         /// When to use colour in diagnostics.
         #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
         color: ColorChoice,
@@ -223,6 +261,20 @@ fn main() -> ExitCode {
         },
         Command::Graph { model, format, output, color } => {
             graph_cmd::run(&model, format, output.as_ref(), color.enabled())
+        }
+        Command::Import { model, output, weights_out } => {
+            onnx_cmd::import(&model, output.as_deref(), weights_out.as_deref())
+        }
+        Command::Export { model, onnx, weights, seed, model_name, dim, color } => {
+            onnx_cmd::export(&onnx_cmd::ExportArgs {
+                model: &model,
+                onnx: &onnx,
+                weights: weights.as_ref(),
+                model_name: model_name.as_deref(),
+                dim: &dim,
+                seed,
+                color: color.enabled(),
+            })
         }
         Command::Explain { code } => explain_cmd::run(code.as_deref()),
     };

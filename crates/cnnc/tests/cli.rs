@@ -183,3 +183,26 @@ fn npy_f32(shape: &[usize]) -> Vec<u8> {
     bytes.extend(std::iter::repeat_n(0u8, 4 * shape.iter().product::<usize>()));
     bytes
 }
+
+#[test]
+fn onnx_import_and_export_exit_codes() {
+    let dir = std::env::temp_dir().join("cnnc-cli-test-onnx");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out_cnn = dir.join("m.cnn");
+    let out_cnn = out_cnn.to_str().expect("utf-8 temp path");
+    let malformed = cnnc(&["import", "tests/fixtures/onnx/not_protobuf.onnx", "-o", out_cnn]);
+    assert_eq!(malformed.status.code(), Some(2), "{}", text(&malformed.stderr));
+    let unsupported = cnnc(&["import", "tests/fixtures/onnx/unsupported_ops.onnx", "-o", out_cnn]);
+    assert_eq!(unsupported.status.code(), Some(1));
+    let stderr = text(&unsupported.stderr);
+    assert!(stderr.contains("`norm` (LRN)") && stderr.contains("`upsample` (Resize)"), "{stderr}");
+    let imported = cnnc(&["import", "tests/fixtures/bench/lenet5_b1/model.onnx", "-o", out_cnn]);
+    assert_eq!(imported.status.code(), Some(0), "{}", text(&imported.stderr));
+    let checked = cnnc(&["check", out_cnn, "--weights", dir.join("m.safetensors").to_str().expect("utf-8")]);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked.stderr));
+    let onnx = dir.join("m.onnx");
+    let exported = cnnc(&["export", "examples/lenet5.cnn", "--onnx", onnx.to_str().expect("utf-8")]);
+    assert_eq!(exported.status.code(), Some(0), "{}", text(&exported.stderr));
+    let broken = cnnc(&["export", "examples/errors/E0101_kernel_larger_than_input.cnn", "--onnx", "unused.onnx"]);
+    assert_eq!(broken.status.code(), Some(1));
+}
