@@ -209,16 +209,9 @@ fn lower_winograd(plan: &Plan, c: &cnn_opt::ConvStep, cache: &mut CodeCache) -> 
     bias.resize(dst.blocks() * LANES, 0.0);
     let v = vec![0.0; gemm_src.len()];
     let m = vec![0.0; gemm_dst.len()];
-    let extents = spec.extents();
     // The last position's slices are the shortest.
     let last = (positions - 1) * tiles * LANES;
-    let lens = [v.len() - last, packed[0].len(), zero_bias.len(), 0, m.len() - last];
-    for ((extent, len), buffer) in extents.iter().zip(lens).zip(["src", "weight", "bias", "residual", "dst"]) {
-        if extent.max_end != 0 && !extent.fits(len) {
-            return Err(CodegenError::OutOfBounds { kernel: spec.key(), buffer, extent: *extent, len });
-        }
-    }
-    let func = cache.get(&spec)?;
+    let (func, extents) = cache.get(&spec, [v.len() - last, packed[0].len(), zero_bias.len(), 0, m.len() - last])?;
     let macs = (dst.batch * dst.height * dst.width * conv.out_channels * conv.in_channels * 9) as u64;
     let tasks = spec.tasks();
     Ok(Work::Winograd(Box::new(WinogradWork {
@@ -306,14 +299,8 @@ fn lower_step(plan: &Plan, step: &Step, cache: &mut CodeCache) -> Result<Work, C
             let (spec, tasks, weight, what) = kernel;
             let mut bias = c.bias.clone();
             bias.resize(dst.blocks() * LANES, 0.0);
-            let extents = spec.extents();
             let lens = [src.len(), weight.len(), bias.len(), res.map_or(0, |r| r.len()), dst.len()];
-            for ((extent, len), buffer) in extents.iter().zip(lens).zip(["src", "weight", "bias", "residual", "dst"]) {
-                if extent.max_end != 0 && !extent.fits(len) {
-                    return Err(CodegenError::OutOfBounds { kernel: spec.key(), buffer, extent: *extent, len });
-                }
-            }
-            let func = cache.get(spec.as_ref())?;
+            let (func, extents) = cache.get(spec.as_ref(), lens)?;
             Ok(Work::Kernel { func, entry: None, tasks, extents, weight, bias, macs, what })
         }
         StepKind::Dense(d) => {

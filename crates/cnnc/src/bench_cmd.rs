@@ -41,11 +41,11 @@ pub(crate) struct BenchArgs {
     #[arg(long)]
     bounds_checks: bool,
     /// Time runs for at least this many seconds (and at least 10 runs).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse_seconds)]
     seconds: f64,
     /// The machine's f32x4 FMA ceiling in GFLOP/s per thread (from ../shared/tools/cranelift-peak),
     /// to report each model's share of it.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_positive)]
     fma_peak: Option<f64>,
     /// Write the (last run's) output here as `.npy`.
     #[arg(long, short)]
@@ -57,6 +57,22 @@ pub(crate) struct BenchArgs {
     dim: Vec<(String, u64)>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+}
+
+/// A time budget: finite and not negative (at most a day).
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{text}` is not a number of seconds between 0 and 86400")),
+    }
+}
+
+/// A rate: finite and above zero.
+fn parse_positive(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{text}` is not a positive number")),
+    }
 }
 
 pub(crate) fn run(args: &BenchArgs) -> u8 {

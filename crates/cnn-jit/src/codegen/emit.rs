@@ -166,22 +166,36 @@ impl<'a> Emitter<'a> {
         self.b.ins().trapnz(above, TrapCode::HEAP_OUT_OF_BOUNDS);
     }
 
+    /// `addr + floats` as an address and the immediate byte offset of a load or store: the
+    /// offset itself when it fits the instruction's 32 bits, otherwise added to the address
+    /// first (a huge tensor's block stride can exceed 2³¹ bytes; truncating it would move the
+    /// access outside the extents that were checked).
+    fn address(&mut self, addr: Value, floats: i64) -> (Value, i32) {
+        match i32::try_from(floats * 4) {
+            Ok(bytes) => (addr, bytes),
+            Err(_) => (self.b.ins().iadd_imm_s(addr, floats * 4), 0),
+        }
+    }
+
     /// Load a vector (4 floats) at `addr + floats`, from buffer `buf`.
     pub(crate) fn load_vec(&mut self, buf: Buf, addr: Value, floats: i64) -> Value {
         self.check(buf, addr, floats, 4);
-        self.b.ins().load(types::F32X4, flags(), addr, (floats * 4) as i32)
+        let (addr, bytes) = self.address(addr, floats);
+        self.b.ins().load(types::F32X4, flags(), addr, bytes)
     }
 
     /// Load one float and broadcast it to a vector.
     pub(crate) fn load_splat(&mut self, buf: Buf, addr: Value, floats: i64) -> Value {
         self.check(buf, addr, floats, 1);
-        let x = self.b.ins().load(types::F32, flags().with_readonly(), addr, (floats * 4) as i32);
+        let (addr, bytes) = self.address(addr, floats);
+        let x = self.b.ins().load(types::F32, flags().with_readonly(), addr, bytes);
         self.b.ins().splat(types::F32X4, x)
     }
 
     pub(crate) fn store_vec(&mut self, buf: Buf, value: Value, addr: Value, floats: i64) {
         self.check(buf, addr, floats, 4);
-        self.b.ins().store(flags(), value, addr, (floats * 4) as i32);
+        let (addr, bytes) = self.address(addr, floats);
+        self.b.ins().store(flags(), value, addr, bytes);
     }
 
     pub(crate) fn splat_const(&mut self, value: f32) -> Value {

@@ -82,7 +82,6 @@ pub(crate) trait KernelSpec: fmt::Debug {
 pub(crate) struct CodeCache {
     module: JITModule,
     compiled: HashMap<String, FuncId>,
-    pending: Vec<FuncId>,
     options: CodegenOptions,
     /// Distinct kernels compiled, and requests served from the cache.
     pub(crate) misses: usize,
@@ -101,7 +100,6 @@ impl CodeCache {
         Ok(CodeCache {
             module,
             compiled: HashMap::new(),
-            pending: Vec::new(),
             options,
             misses: 0,
             hits: 0,
@@ -109,8 +107,23 @@ impl CodeCache {
         })
     }
 
-    /// The function for `spec`, compiled now unless an identical one was.
-    pub(crate) fn get(&mut self, spec: &dyn KernelSpec) -> Result<FuncId, CodegenError> {
+    /// The function for `spec`, compiled now unless an identical one was, with its extents,
+    /// after checking them against buffers of `lens` floats (src, weight, bias, residual, dst).
+    pub(crate) fn get(
+        &mut self,
+        spec: &dyn KernelSpec,
+        lens: [usize; 5],
+    ) -> Result<(FuncId, [Extent; 5]), CodegenError> {
+        let extents = spec.extents();
+        for ((extent, len), buffer) in extents.iter().zip(lens).zip(["src", "weight", "bias", "residual", "dst"]) {
+            if extent.max_end != 0 && !extent.fits(len) {
+                return Err(CodegenError::OutOfBounds { kernel: spec.key(), buffer, extent: *extent, len });
+            }
+        }
+        Ok((self.compile(spec)?, extents))
+    }
+
+    fn compile(&mut self, spec: &dyn KernelSpec) -> Result<FuncId, CodegenError> {
         let key = spec.key();
         if let Some(&id) = self.compiled.get(&key) {
             self.hits += 1;
@@ -146,7 +159,6 @@ impl CodeCache {
         }
         self.module.clear_context(&mut ctx);
         self.compiled.insert(key, id);
-        self.pending.push(id);
         self.codegen_time += start.elapsed();
         Ok(id)
     }
@@ -159,7 +171,6 @@ impl CodeCache {
             let code = self.module.get_finalized_function(id);
             entries.insert(id, crate::runtime::entry_point(code));
         }
-        self.pending.clear();
         Ok(entries)
     }
 }
